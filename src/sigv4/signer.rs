@@ -1,0 +1,465 @@
+//! The signer: presigned URLs and Authorization headers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::Mac;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::canonical::{self, Canonical};
+use super::encode;
+use super::key::{DayKey, KeyCache, KeyParams};
+use super::output::{AuthHeaders, PresignedUrl, SigningDetails};
+use super::time::AmzDate;
+use super::{Error, Request, SessionToken, SigningSettings};
+use crate::Credentials;
+
+/// The longest expiry S3 accepts for a presigned URL: 7 days.
+pub const MAX_PRESIGN_EXPIRY: Duration = Duration::from_secs(604_800);
+
+const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// Signs requests with AWS Signature Version 4, for one set of credentials, one region and one
+/// service.
+///
+/// A `Signer` is cheap to share (`Send + Sync`; wrap it in an `Arc`) and caches the derived signing
+/// key of the current day, so that a signature costs two SHA-256 passes over a few hundred bytes. It
+/// never reads the clock: the signing time is an argument of every call.
+///
+/// ```
+/// use std::time::Duration;
+/// use stowage::sigv4::{parse_amz_date, AddressingStyle, BucketAddress, Method, Signer};
+/// use stowage::Credentials;
+///
+/// let signer = Signer::new(Credentials::new("AKIDEXAMPLE", "secret"), "us-east-1", "s3")?;
+/// let bucket = BucketAddress::aws("us-east-1", "my-app-uploads")?;
+/// let request = bucket.object(Method::Put, "uploads/avatar.png")?.header("content-type", "image/png");
+/// let url = signer.presign(&request, Duration::from_secs(300), parse_amz_date("20250101T000000Z")?)?;
+/// assert!(url.url().starts_with("https://my-app-uploads.s3.us-east-1.amazonaws.com/uploads/avatar.png?"));
+/// assert_eq!(url.headers(), [("content-type".to_owned(), "image/png".to_owned())]);
+/// # Ok::<(), stowage::sigv4::Error>(())
+/// ```
+pub struct Signer {
+    credentials: Credentials,
+    region: Box<str>,
+    service: Box<str>,
+    settings: SigningSettings,
+    /// The session token, query-encoded once.
+    token_query: Option<Box<str>>,
+    cache: KeyCache,
+}
+
+impl Signer {
+    /// A signer with S3 rules ([`SigningSettings::s3`]) for `region` (`auto` for R2) and `service`
+    /// (`s3`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRegion`], [`Error::InvalidService`] or [`Error::InvalidCredentials`] when an
+    /// input cannot go into a credential scope or a header.
+    pub fn new(credentials: Credentials, region: &str, service: &str) -> Result<Self, Error> {
+        credentials.validate()?;
+        if !is_scope_token(region) {
+            return Err(Error::InvalidRegion { region: region.chars().take(64).collect() });
+        }
+        if !is_scope_token(service) {
+            return Err(Error::InvalidService { service: service.chars().take(64).collect() });
+        }
+        let token_query = credentials.session_token().map(|t| encode::encode_component(t).into_boxed_str());
+        Ok(Self {
+            credentials,
+            region: region.into(),
+            service: service.into(),
+            settings: SigningSettings::s3(),
+            token_query,
+            cache: KeyCache::default(),
+        })
+    }
+
+    /// Replaces the signing rules (see [`SigningSettings::generic`] for services other than S3).
+    #[must_use]
+    pub fn with_settings(mut self, settings: SigningSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The region in the credential scope.
+    #[must_use]
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The service in the credential scope.
+    #[must_use]
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The signing rules in use.
+    #[must_use]
+    pub fn settings(&self) -> SigningSettings {
+        self.settings
+    }
+
+    /// The credentials (their `Debug` output is redacted).
+    #[must_use]
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Presigns `request`: returns a URL that anyone can use, until `expires_in` after `at`, to send
+    /// this request with the headers of [`PresignedUrl::headers`].
+    ///
+    /// The payload hash is the request's (for S3 presigning leave it [`Payload::Unsigned`]). Every
+    /// header of the request is signed and must be sent as given; the query parameters of the request
+    /// come first in the URL, then the `X-Amz-*` parameters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExpiresOutOfRange`] outside 1 s ..= 7 days, [`Error::TimeOutOfRange`], and the errors
+    /// of an invalid request: header names and values, reserved names, host and path.
+    ///
+    /// [`Payload::Unsigned`]: super::Payload::Unsigned
+    pub fn presign(&self, request: &Request<'_>, expires_in: Duration, at: OffsetDateTime) -> Result<PresignedUrl, Error> {
+        self.presign_inner(request, expires_in, at, None)
+    }
+
+    /// As [`presign`](Self::presign), and also returns the canonical request and string to sign, to
+    /// compare with what a server says it computed.
+    ///
+    /// # Errors
+    ///
+    /// As [`presign`](Self::presign).
+    pub fn presign_explained(
+        &self,
+        request: &Request<'_>,
+        expires_in: Duration,
+        at: OffsetDateTime,
+    ) -> Result<(PresignedUrl, SigningDetails), Error> {
+        let mut details = SigningDetails::default();
+        let url = self.presign_inner(request, expires_in, at, Some(&mut details))?;
+        Ok((url, details))
+    }
+
+    /// Signs `request` with an `Authorization` header: returns the headers to add to it
+    /// (`x-amz-date`, `x-amz-content-sha256` with S3 rules, `x-amz-security-token` with temporary
+    /// credentials, and `authorization`). The request is then sent to [`Request::url`] with its own
+    /// headers and these.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimeOutOfRange`], [`Error::InvalidPayloadHash`], and the errors of an invalid request.
+    pub fn sign(&self, request: &Request<'_>, at: OffsetDateTime) -> Result<AuthHeaders, Error> {
+        self.sign_inner(request, at, None)
+    }
+
+    /// As [`sign`](Self::sign), and also returns the canonical request and string to sign.
+    ///
+    /// # Errors
+    ///
+    /// As [`sign`](Self::sign).
+    pub fn sign_explained(&self, request: &Request<'_>, at: OffsetDateTime) -> Result<(AuthHeaders, SigningDetails), Error> {
+        let mut details = SigningDetails::default();
+        let headers = self.sign_inner(request, at, Some(&mut details))?;
+        Ok((headers, details))
+    }
+
+    /// Signs an arbitrary string with the day's signing key: `hex(HMAC(signing key, data))`. This is
+    /// how the policy document of an S3 browser-based POST upload is signed (`data` is the
+    /// base64-encoded policy).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimeOutOfRange`].
+    pub fn sign_string(&self, data: &str, at: OffsetDateTime) -> Result<String, Error> {
+        let amz = AmzDate::new(at)?;
+        let day = self.day(&amz);
+        let mut mac = day.mac.clone();
+        mac.update(data.as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// The credential scope of `at`: `YYYYMMDD/region/service/aws4_request`, and the full credential
+    /// `AKID/YYYYMMDD/region/service/aws4_request` (as in `X-Amz-Credential`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimeOutOfRange`].
+    pub fn credential(&self, at: OffsetDateTime) -> Result<String, Error> {
+        let amz = AmzDate::new(at)?;
+        Ok(self.day(&amz).credential.clone())
+    }
+
+    fn day(&self, amz: &AmzDate) -> Arc<DayKey> {
+        let params = KeyParams {
+            access_key_id: self.credentials.access_key_id(),
+            secret: self.credentials.secret_access_key(),
+            region: &self.region,
+            service: &self.service,
+        };
+        self.cache.get(amz.date(), &params)
+    }
+
+    fn signed_token(&self) -> Option<&str> {
+        match self.settings.session_token {
+            SessionToken::Signed => self.credentials.session_token(),
+            SessionToken::AddedAfterSigning => None,
+        }
+    }
+
+    fn presign_inner(
+        &self,
+        request: &Request<'_>,
+        expires_in: Duration,
+        at: OffsetDateTime,
+        details: Option<&mut SigningDetails>,
+    ) -> Result<PresignedUrl, Error> {
+        if expires_in < Duration::from_secs(1) || expires_in > MAX_PRESIGN_EXPIRY {
+            return Err(Error::ExpiresOutOfRange { seconds: expires_in.as_secs() });
+        }
+        let amz = AmzDate::new(at)?;
+        let canonical = Canonical::new(request, &self.settings)?;
+        let payload = canonical::payload_hash(&request.payload)?;
+        let day = self.day(&amz);
+
+        let mut header_refs = canonical.header_refs();
+        header_refs.push(("host", &canonical.host));
+        header_refs.sort_by(|a, b| a.0.cmp(b.0));
+        let signed_headers = canonical::signed_header_names(&header_refs);
+        let signed_headers_query = encode::component(&signed_headers);
+        let mut expires_buf = itoa_buf();
+        let expires = format_u64(expires_in.as_secs(), &mut expires_buf);
+
+        let mut auth: [(&str, &str); 6] = [
+            ("X-Amz-Algorithm", ALGORITHM),
+            ("X-Amz-Credential", &day.credential_query),
+            ("X-Amz-Date", amz.as_str()),
+            ("X-Amz-Expires", expires),
+            ("X-Amz-Security-Token", ""),
+            ("X-Amz-SignedHeaders", &signed_headers_query),
+        ];
+        // Sorted by name already; the token is signed only when present and asked for.
+        let signed_token = self.signed_token().and(self.token_query.as_deref());
+        let auth_signed: &mut [(&str, &str)] = match signed_token {
+            Some(token) => {
+                auth[4].1 = token;
+                &mut auth[..]
+            }
+            None => {
+                auth.swap(4, 5);
+                &mut auth[..5]
+            }
+        };
+
+        let mut query: Vec<(&str, &str)> = Vec::with_capacity(canonical.query.len() + auth_signed.len());
+        query.extend(canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+        query.extend(auth_signed.iter().copied());
+        if !canonical.query.is_empty() {
+            query.sort_unstable();
+        }
+
+        let creq = canonical::canonical_request(
+            request.method.as_str(),
+            &canonical.uri,
+            &query,
+            &header_refs,
+            &signed_headers,
+            payload.as_str(),
+        );
+        let signature = finish(&day, &amz, &creq, details);
+
+        // The URL: the caller's parameters in their order, then the X-Amz-* ones as botocore writes
+        // them, then the signature.
+        let mut url = String::with_capacity(creq.len() + 96);
+        url.push_str(request.scheme.as_str());
+        url.push_str("://");
+        url.push_str(&request.authority);
+        url.push_str(&request.path);
+        let mut sep = '?';
+        for (name, value) in &canonical.query {
+            push_param(&mut url, &mut sep, name, value);
+        }
+        push_param(&mut url, &mut sep, "X-Amz-Algorithm", ALGORITHM);
+        push_param(&mut url, &mut sep, "X-Amz-Credential", &day.credential_query);
+        push_param(&mut url, &mut sep, "X-Amz-Date", amz.as_str());
+        push_param(&mut url, &mut sep, "X-Amz-Expires", expires);
+        push_param(&mut url, &mut sep, "X-Amz-SignedHeaders", &signed_headers_query);
+        if let Some(token) = self.token_query.as_deref() {
+            push_param(&mut url, &mut sep, "X-Amz-Security-Token", token);
+        }
+        push_param(&mut url, &mut sep, "X-Amz-Signature", signature.as_str());
+
+        let headers = request.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Ok(PresignedUrl::new(request.method, url, headers, amz.instant(), expires_in.as_secs()))
+    }
+
+    fn sign_inner(
+        &self,
+        request: &Request<'_>,
+        at: OffsetDateTime,
+        details: Option<&mut SigningDetails>,
+    ) -> Result<AuthHeaders, Error> {
+        let amz = AmzDate::new(at)?;
+        let canonical = Canonical::new(request, &self.settings)?;
+        let payload = canonical::payload_hash(&request.payload)?;
+        let day = self.day(&amz);
+
+        let mut header_refs = canonical.header_refs();
+        header_refs.push(("host", &canonical.host));
+        header_refs.push(("x-amz-date", amz.as_str()));
+        if self.settings.content_sha256_header {
+            header_refs.push(("x-amz-content-sha256", payload.as_str()));
+        }
+        if let Some(token) = self.signed_token() {
+            header_refs.push(("x-amz-security-token", token));
+        }
+        header_refs.sort_by(|a, b| a.0.cmp(b.0));
+        let signed_headers = canonical::signed_header_names(&header_refs);
+
+        let mut query: Vec<(&str, &str)> = canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        query.sort_unstable();
+
+        let creq = canonical::canonical_request(
+            request.method.as_str(),
+            &canonical.uri,
+            &query,
+            &header_refs,
+            &signed_headers,
+            payload.as_str(),
+        );
+        let signature = finish(&day, &amz, &creq, details);
+
+        let mut authorization = String::with_capacity(day.credential.len() + signed_headers.len() + 120);
+        authorization.push_str(ALGORITHM);
+        authorization.push_str(" Credential=");
+        authorization.push_str(&day.credential);
+        authorization.push_str(", SignedHeaders=");
+        authorization.push_str(&signed_headers);
+        authorization.push_str(", Signature=");
+        authorization.push_str(signature.as_str());
+
+        let mut headers = Vec::with_capacity(4);
+        headers.push(("x-amz-date", amz.as_str().to_owned()));
+        if self.settings.content_sha256_header {
+            headers.push(("x-amz-content-sha256", payload.as_str().to_owned()));
+        }
+        if let Some(token) = self.credentials.session_token() {
+            headers.push(("x-amz-security-token", token.to_owned()));
+        }
+        headers.push(("authorization", authorization));
+        Ok(AuthHeaders::new(headers, amz.instant()))
+    }
+}
+
+/// Hashes the canonical request, builds the string to sign and signs it with the day's key.
+fn finish(day: &DayKey, amz: &AmzDate, creq: &str, details: Option<&mut SigningDetails>) -> Hex64 {
+    let creq_hash = Hex64::of(&Sha256::digest(creq.as_bytes()));
+    let mut mac = day.mac.clone();
+    let sts_parts = [ALGORITHM, "\n", amz.as_str(), "\n", &day.scope, "\n", creq_hash.as_str()];
+    for part in sts_parts {
+        mac.update(part.as_bytes());
+    }
+    let signature = Hex64::of(&mac.finalize().into_bytes());
+    if let Some(details) = details {
+        details.canonical_request = creq.to_owned();
+        details.string_to_sign = sts_parts.concat();
+        details.signature = signature.as_str().to_owned();
+    }
+    signature
+}
+
+fn push_param(url: &mut String, sep: &mut char, name: &str, value: &str) {
+    url.push(*sep);
+    *sep = '&';
+    url.push_str(name);
+    url.push('=');
+    url.push_str(value);
+}
+
+/// 64 lowercase hex digits on the stack.
+pub(crate) struct Hex64([u8; 64]);
+
+impl Hex64 {
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        let mut out = [b'0'; 64];
+        // `bytes` is a 32-byte digest, so exactly 64 digits are written.
+        let _ = hex::encode_to_slice(bytes, &mut out);
+        Self(out)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // `n % 10` is below 10.
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+/// Region and service names: 1 to 63 of `A-Z a-z 0-9 . _ -`.
+pub(crate) fn is_scope_token(s: &str) -> bool {
+    (1..=63).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+impl Clone for Signer {
+    fn clone(&self) -> Self {
+        Self {
+            credentials: self.credentials.clone(),
+            region: self.region.clone(),
+            service: self.service.clone(),
+            settings: self.settings,
+            token_query: self.token_query.clone(),
+            cache: self.cache.snapshot(),
+        }
+    }
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("credentials", &self.credentials)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers() {
+        let mut b = itoa_buf();
+        assert_eq!(format_u64(0, &mut b), "0");
+        let mut b = itoa_buf();
+        assert_eq!(format_u64(604_800, &mut b), "604800");
+        let mut b = itoa_buf();
+        assert_eq!(format_u64(u64::MAX, &mut b), "18446744073709551615");
+    }
+
+    #[test]
+    fn scope_tokens() {
+        assert!(is_scope_token("us-east-1") && is_scope_token("auto") && is_scope_token("s3"));
+        for bad in ["", "us east", "us/east", "a\nb", "ü", &"a".repeat(64)] {
+            assert!(!is_scope_token(bad), "{bad:?}");
+        }
+    }
+}

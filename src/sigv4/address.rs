@@ -44,7 +44,8 @@ pub struct BucketAddress {
 }
 
 impl BucketAddress {
-    /// The AWS endpoint of `region`, `https://s3.<region>.amazonaws.com`.
+    /// The AWS endpoint of `region`: `https://s3.<region>.amazonaws.com`, or
+    /// `https://s3.<region>.amazonaws.com.cn` for the China regions (`cn-*`).
     ///
     /// # Errors
     ///
@@ -53,7 +54,8 @@ impl BucketAddress {
         if !super::signer::is_scope_token(region) {
             return Err(Error::InvalidRegion { region: region.chars().take(64).collect() });
         }
-        Ok(format!("https://s3.{region}.amazonaws.com"))
+        let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+        Ok(format!("https://s3.{region}.{suffix}"))
     }
 
     /// A bucket on AWS S3 in `region`: virtual-hosted addressing, unless the bucket name needs

@@ -30,7 +30,8 @@ pub(crate) struct Canonical<'r> {
     pub(crate) host: Cow<'r, str>,
     /// The caller's query parameters, encoded, in the caller's order.
     pub(crate) query: Vec<(Cow<'r, str>, Cow<'r, str>)>,
-    /// The caller's headers: lowercase name and value as given, in the caller's order.
+    /// The caller's headers: lowercase name and value as given, in the caller's order, with room
+    /// for the signer's own.
     pub(crate) headers: Vec<(Cow<'r, str>, &'r str)>,
 }
 
@@ -47,7 +48,7 @@ impl<'r> Canonical<'r> {
             query.push((encode::component(name), encode::component(value)));
         }
 
-        let mut headers = Vec::with_capacity(request.headers.len() + 4);
+        let mut headers = if request.headers.is_empty() { Vec::new() } else { Vec::with_capacity(request.headers.len() + 4) };
         for (name, value) in &request.headers {
             check_header_name(name)?;
             let lower: Cow<'r, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -63,30 +64,45 @@ impl<'r> Canonical<'r> {
         }
         Ok(Self { uri, host, query, headers })
     }
-
-    /// The caller's headers as `(name, value)` slices, with room for the signer's own.
-    pub(crate) fn header_refs(&self) -> Vec<(&str, &str)> {
-        let mut refs = Vec::with_capacity(self.headers.len() + 4);
-        refs.extend(self.headers.iter().map(|(k, v)| (k.as_ref(), *v)));
-        refs
-    }
 }
 
-/// The canonical request text. `query` and `headers` must be sorted (headers stably, so that the
-/// values of a repeated header keep their order).
-pub(crate) fn canonical_request(
+/// Runs `f` with an empty string buffer that keeps its capacity from call to call on this thread, for
+/// the canonical request: no allocation per signature.
+pub(crate) fn with_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let mut buffer = BUFFER
+        .try_with(|cell| cell.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default())
+        .unwrap_or_default();
+    buffer.clear();
+    let result = f(&mut buffer);
+    if buffer.capacity() <= 64 * 1024 {
+        let _ = BUFFER.try_with(|cell| {
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                *slot = buffer;
+            }
+        });
+    }
+    result
+}
+
+/// Writes the canonical request text into `out`. `query` and `headers` must be sorted (headers
+/// stably, so that the values of a repeated header keep their order).
+pub(crate) fn canonical_request<N: AsRef<str>>(
+    out: &mut String,
     method: &str,
     uri: &str,
     query: &[(&str, &str)],
-    headers: &[(&str, &str)],
+    headers: &[(N, &str)],
     signed_headers: &str,
     payload: &str,
-) -> String {
-    let mut out = String::with_capacity(
+) {
+    out.reserve(
         method.len()
             + uri.len()
             + query.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>()
-            + headers.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>()
+            + headers.iter().map(|(k, v)| k.as_ref().len() + v.len() + 2).sum::<usize>()
             + signed_headers.len()
             + payload.len()
             + 8,
@@ -104,8 +120,19 @@ pub(crate) fn canonical_request(
         out.push_str(value);
     }
     out.push('\n');
+    push_headers(out, headers);
+    out.push_str("\n\n");
+    out.push_str(signed_headers);
+    out.push('\n');
+    out.push_str(payload);
+}
+
+/// Appends the canonical header lines (without the last newline) of sorted `headers`: a repeated
+/// name once, its values joined by commas.
+pub(crate) fn push_headers<N: AsRef<str>>(out: &mut String, headers: &[(N, &str)]) {
     let mut previous: Option<&str> = None;
     for (name, value) in headers {
+        let name = name.as_ref();
         if previous == Some(name) {
             out.push(',');
         } else {
@@ -115,21 +142,22 @@ pub(crate) fn canonical_request(
             out.push_str(name);
             out.push(':');
         }
-        push_trimmed(&mut out, value);
+        push_trimmed(out, value);
         previous = Some(name);
     }
-    out.push_str("\n\n");
-    out.push_str(signed_headers);
-    out.push('\n');
-    out.push_str(payload);
-    out
 }
 
 /// The `SignedHeaders` value: the distinct names of sorted `headers`, joined by `;`.
-pub(crate) fn signed_header_names(headers: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(headers.iter().map(|(k, _)| k.len() + 1).sum());
+pub(crate) fn signed_header_names<N: AsRef<str>>(headers: &[(N, &str)]) -> Cow<'static, str> {
+    if let [(only, _)] = headers {
+        if only.as_ref() == "host" {
+            return Cow::Borrowed("host");
+        }
+    }
+    let mut out = String::with_capacity(headers.iter().map(|(k, _)| k.as_ref().len() + 1).sum());
     let mut previous: Option<&str> = None;
     for (name, _) in headers {
+        let name = name.as_ref();
         if previous != Some(name) {
             if previous.is_some() {
                 out.push(';');
@@ -138,12 +166,17 @@ pub(crate) fn signed_header_names(headers: &[(&str, &str)]) -> String {
             previous = Some(name);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// A header value with leading and trailing white space removed and inner runs of white space
 /// (space, tab) collapsed to one space.
 fn push_trimmed(out: &mut String, value: &str) {
+    // Most values hold no white space at all: copy them as they are.
+    if value.bytes().fold(0u8, |acc, b| acc | u8::from(b == b' ') | u8::from(b == b'\t')) == 0 {
+        out.push_str(value);
+        return;
+    }
     for (i, word) in value.split([' ', '\t']).filter(|w| !w.is_empty()).enumerate() {
         if i > 0 {
             out.push(' ');
@@ -187,13 +220,17 @@ fn canonical_uri<'p>(path: &'p str, settings: &SigningSettings) -> Result<Cow<'p
     if !path.starts_with('/') {
         return Err(Error::InvalidPath { reason: "the path must start with /" });
     }
-    if path.bytes().any(|b| b.is_ascii_control()) {
-        return Err(Error::InvalidPath { reason: "the path holds a control character; percent-encode it" });
-    }
-    if path.contains(['?', '#']) {
-        return Err(Error::InvalidPath {
-            reason: "the path holds ? or #; percent-encode it (and pass query parameters separately)",
-        });
+    // A branch-free pass first (the common case: nothing wrong), then the reason if something is.
+    let suspicious = path.bytes().fold(0u8, |acc, b| acc | u8::from(b < 0x20) | u8::from(b == 0x7f) | u8::from(b == b'?') | u8::from(b == b'#'));
+    for b in path.bytes().filter(|_| suspicious != 0) {
+        if b.is_ascii_control() {
+            return Err(Error::InvalidPath { reason: "the path holds a control character; percent-encode it" });
+        }
+        if b == b'?' || b == b'#' {
+            return Err(Error::InvalidPath {
+                reason: "the path holds ? or #; percent-encode it (and pass query parameters separately)",
+            });
+        }
     }
     let normalized: Cow<'p, str> = if settings.normalize_path { Cow::Owned(encode::normalize_path(path)) } else { Cow::Borrowed(path) };
     Ok(if settings.double_uri_encode { Cow::Owned(encode::encode_path(&normalized)) } else { normalized })
@@ -205,45 +242,58 @@ fn canonical_host<'r>(request: &'r Request<'_>) -> Result<Cow<'r, str>, Error> {
     if authority.is_empty() {
         return Err(invalid("the host is empty"));
     }
-    if !authority.bytes().all(|b| b.is_ascii_graphic()) {
+    // Branch-free passes: refuse what cannot be in host[:port], note upper case.
+    let bytes = authority.as_bytes();
+    let not_visible = bytes.iter().fold(0u8, |acc, &b| acc | u8::from(!(0x21..=0x7e).contains(&b)));
+    if not_visible != 0 {
         return Err(invalid("the host holds a space, a control or a non-ASCII character (use the punycode form)"));
     }
-    if authority.contains(['/', '?', '#', '@', '\\']) {
+    let delimiter = bytes
+        .iter()
+        .fold(0u8, |acc, &b| acc | u8::from(b == b'/') | u8::from(b == b'?') | u8::from(b == b'#') | u8::from(b == b'@') | u8::from(b == b'\\'));
+    if delimiter != 0 {
         return Err(invalid("the host holds / ? # @ or \\; give host[:port] only"));
     }
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority.find(']').ok_or_else(|| invalid("unterminated IPv6 address"))?;
-        let (host, rest) = authority.split_at(end + 1);
-        match rest {
-            "" => (host, None),
-            _ => (host, Some(rest.strip_prefix(':').ok_or_else(|| invalid("unexpected text after the IPv6 address"))?)),
+    let upper = bytes.iter().fold(0u8, |acc, &b| acc | u8::from(b.is_ascii_uppercase())) != 0;
+    let last_colon = bytes.iter().rposition(|&b| b == b':');
+    let bracket_end = if bytes.first() == Some(&b'[') { bytes.iter().rposition(|&b| b == b']') } else { None };
+    let ipv6 = authority.starts_with('[');
+    let split = match (ipv6, bracket_end) {
+        (true, None) => return Err(invalid("unterminated IPv6 address")),
+        (true, Some(end)) => match authority.get(end + 1..) {
+            Some("") => None,
+            Some(rest) if rest.starts_with(':') => Some(end + 1),
+            _ => return Err(invalid("unexpected text after the IPv6 address")),
+        },
+        (false, _) if bytes.iter().fold(0u8, |acc, &b| acc | u8::from(b == b'[') | u8::from(b == b']')) != 0 => {
+            return Err(invalid("a [ or ] outside an IPv6 address"));
         }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
+        (false, _) => last_colon,
     };
-    if host.is_empty() || host.contains(':') && !host.starts_with('[') {
+    let (host, port) = match split {
+        Some(i) => (authority.get(..i).unwrap_or_default(), authority.get(i + 1..)),
+        None => (authority, None),
+    };
+    if host.is_empty() || (!ipv6 && host.as_bytes().iter().fold(0u8, |acc, &b| acc | u8::from(b == b':')) != 0) {
         return Err(invalid("the host is empty or holds a stray colon"));
     }
-    let port = match port {
-        None => None,
+    let keep_port = match port {
+        None => false,
         Some(p) => {
-            let n: u16 = p.parse().map_err(|_| invalid("the port is not a number from 1 to 65535"))?;
-            if n == 0 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            let valid = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+            let n: u32 = if valid { p.parse().unwrap_or(0) } else { 0 };
+            if !(1..=65_535).contains(&n) {
                 return Err(invalid("the port is not a number from 1 to 65535"));
             }
-            (n != request.scheme.default_port()).then_some(p)
+            n != u32::from(request.scheme.default_port())
         }
     };
-    let lower_needed = host.bytes().any(|b| b.is_ascii_uppercase());
-    Ok(match (port, lower_needed) {
-        (None, false) => Cow::Borrowed(host),
-        (Some(_), false) if host.len() + 1 + port.map_or(0, str::len) == authority.len() => Cow::Borrowed(authority),
-        _ => {
+    Ok(match (keep_port, upper) {
+        (false, false) => Cow::Borrowed(host),
+        (true, false) => Cow::Borrowed(authority),
+        (keep, true) => {
             let mut out = host.to_ascii_lowercase();
-            if let Some(p) = port {
+            if let (true, Some(p)) = (keep, port) {
                 out.push(':');
                 out.push_str(p);
             }
@@ -300,7 +350,8 @@ mod tests {
 
     #[test]
     fn header_values_are_trimmed_and_joined() {
-        let creq = canonical_request("GET", "/", &[], &[("a", "  x \t  y  "), ("a", "z"), ("b", "")], "a;b", "P");
+        let mut creq = String::new();
+        canonical_request(&mut creq, "GET", "/", &[], &[("a", "  x \t  y  "), ("a", "z"), ("b", "")], "a;b", "P");
         assert_eq!(creq, "GET\n/\n\na:x y,z\nb:\n\na;b\nP");
     }
 

@@ -6,13 +6,52 @@
 
 use std::borrow::Cow;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+/// Which bytes are left as they are: bit 0 in query components, bit 1 in paths.
+const KEEP: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'~' {
+            table[b] = 0b11;
+        }
+        b += 1;
+    }
+    table[b'/' as usize] = 0b10;
+    table
+};
 
-/// Everything but `A-Z a-z 0-9 - _ . ~` is encoded: the set for query names and values.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const COMPONENT: u8 = 0b01;
+const PATH: u8 = 0b10;
 
-/// As [`COMPONENT`], but `/` is kept: the set for paths.
-const PATH: &AsciiSet = &COMPONENT.remove(b'/');
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `raw` to `out`, percent-encoding every byte whose `KEEP` entry lacks `set`.
+fn push_encoded(out: &mut String, raw: &str, set: u8) {
+    let bytes = raw.as_bytes();
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if KEEP[usize::from(b)] & set != 0 {
+            continue;
+        }
+        // A run of kept bytes is ASCII, so it starts and ends on character boundaries.
+        out.push_str(raw.get(run_start..i).unwrap_or_default());
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        run_start = i + 1;
+    }
+    out.push_str(raw.get(run_start..).unwrap_or_default());
+}
+
+fn encoded(raw: &str, set: u8) -> Cow<'_, str> {
+    if raw.bytes().all(|b| KEEP[usize::from(b)] & set != 0) {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len() * 3);
+    push_encoded(&mut out, raw, set);
+    Cow::Owned(out)
+}
 
 /// Percent-encodes an S3 object key (or any path) for use in a URL path, as S3 and botocore do.
 ///
@@ -27,7 +66,7 @@ const PATH: &AsciiSet = &COMPONENT.remove(b'/');
 /// ```
 #[must_use]
 pub fn encode_path(raw: &str) -> String {
-    utf8_percent_encode(raw, PATH).to_string()
+    encoded(raw, PATH).into_owned()
 }
 
 /// Percent-encodes a query parameter name or value (or any URI component): as [`encode_path`], but `/`
@@ -42,22 +81,22 @@ pub fn encode_path(raw: &str) -> String {
 /// ```
 #[must_use]
 pub fn encode_component(raw: &str) -> String {
-    utf8_percent_encode(raw, COMPONENT).to_string()
+    encoded(raw, COMPONENT).into_owned()
 }
 
 /// Encodes a component, borrowing when nothing needs encoding.
 pub(crate) fn component(raw: &str) -> Cow<'_, str> {
-    utf8_percent_encode(raw, COMPONENT).into()
+    encoded(raw, COMPONENT)
 }
 
 /// Appends the path encoding of `raw` to `out`.
 pub(crate) fn push_path(out: &mut String, raw: &str) {
-    out.extend(utf8_percent_encode(raw, PATH));
+    push_encoded(out, raw, PATH);
 }
 
 /// Appends the component encoding of `raw` to `out`.
 pub(crate) fn push_component(out: &mut String, raw: &str) {
-    out.extend(utf8_percent_encode(raw, COMPONENT));
+    push_encoded(out, raw, COMPONENT);
 }
 
 /// Removes `.` and `..` segments and empty segments (`//`) from a path, as generic (non-S3) SigV4
@@ -102,6 +141,17 @@ mod tests {
             let keep = b.is_ascii_alphanumeric() || b"-_.~".contains(&b);
             let expected = if keep { s.clone() } else { format!("%{b:02X}") };
             assert_eq!(encode_component(&s), expected, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn matches_the_percent_encoding_crate() {
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+        const PATH_SET: &AsciiSet = &SET.remove(b'/');
+        for s in ["", "a", "a b/c", "é/日本/😀", "%%", "~-_.", "\u{0}\u{7f}\u{80}", "x/", "/"] {
+            assert_eq!(encode_component(s), utf8_percent_encode(s, SET).to_string(), "{s:?}");
+            assert_eq!(encode_path(s), utf8_percent_encode(s, PATH_SET).to_string(), "{s:?}");
         }
     }
 

@@ -52,12 +52,15 @@ pub(crate) fn derive_signing_key(secret: &str, date: &str, region: &str, service
 pub(crate) struct DayKey {
     /// `YYYYMMDD`.
     pub(crate) date: [u8; 8],
-    /// `YYYYMMDD/region/service/aws4_request`.
-    pub(crate) scope: String,
     /// `AKID/YYYYMMDD/region/service/aws4_request`, for the Authorization header.
     pub(crate) credential: String,
     /// The same, query-encoded, for `X-Amz-Credential`.
     pub(crate) credential_query: String,
+    /// `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=…&X-Amz-Date=`: how both the canonical query
+    /// and the URL of a presigned request go on before the time.
+    pub(crate) query_prefix: String,
+    /// `\n<scope>\n`: the part of the string to sign between the time and the hash.
+    pub(crate) sts_scope: String,
     /// HMAC-SHA256 keyed with the day's signing key, ready to clone.
     pub(crate) mac: HmacSha256,
 }
@@ -76,20 +79,28 @@ pub(crate) struct KeyParams<'a> {
 }
 
 impl KeyCache {
-    /// The day key of `date` (`YYYYMMDD`), derived on the first use of each day.
-    pub(crate) fn get(&self, date: &str, params: &KeyParams<'_>) -> Arc<DayKey> {
+    /// Runs `f` with the day key of `date` (`YYYYMMDD`), derived on the first use of each day. The
+    /// common case takes a shared lock only, and no reference count.
+    pub(crate) fn with<R>(&self, date: &str, params: &KeyParams<'_>, f: impl FnOnce(&DayKey) -> R) -> R {
         {
             let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(day) = slot.as_ref() {
+            if let Some(day) = slot.as_deref() {
                 if day.date.as_slice() == date.as_bytes() {
-                    return Arc::clone(day);
+                    return f(day);
                 }
             }
         }
         let day = Arc::new(Self::derive(date, params));
-        let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
-        *slot = Some(Arc::clone(&day));
-        day
+        *self.slot.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&day));
+        f(&day)
+    }
+
+    /// The day key of `date`, as [`with`](Self::with), kept.
+    #[cfg(test)]
+    pub(crate) fn get(&self, date: &str, params: &KeyParams<'_>) -> Arc<DayKey> {
+        self.with(date, params, |_| ());
+        let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
+        slot.clone().unwrap_or_else(|| Arc::new(Self::derive(date, params)))
     }
 
     /// The cached day, if any, for a signer being cloned.
@@ -108,7 +119,9 @@ impl KeyCache {
         let credential = format!("{}/{scope}", params.access_key_id);
         let mut credential_query = String::with_capacity(credential.len() + 16);
         encode::push_component(&mut credential_query, &credential);
-        DayKey { date: date_bytes, scope, credential, credential_query, mac: keyed(key.as_slice()) }
+        let query_prefix = format!("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential_query}&X-Amz-Date=");
+        let sts_scope = format!("\n{scope}\n");
+        DayKey { date: date_bytes, credential, credential_query, query_prefix, sts_scope, mac: keyed(key.as_slice()) }
     }
 }
 
@@ -133,7 +146,7 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = cache.get("20200102", &params);
         assert!(!Arc::ptr_eq(&a, &c));
-        assert_eq!(c.scope, "20200102/r/s3/aws4_request");
+        assert_eq!(c.sts_scope, "\n20200102/r/s3/aws4_request\n");
         assert_eq!(c.credential_query, "AKID%2F20200102%2Fr%2Fs3%2Faws4_request");
     }
 }

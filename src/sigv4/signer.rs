@@ -1,7 +1,7 @@
 //! The signer: presigned URLs and Authorization headers.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::Mac;
@@ -175,10 +175,9 @@ impl Signer {
     /// [`Error::TimeOutOfRange`].
     pub fn sign_string(&self, data: &str, at: OffsetDateTime) -> Result<String, Error> {
         let amz = AmzDate::new(at)?;
-        let day = self.day(&amz);
-        let mut mac = day.mac.clone();
+        let mut mac = self.with_day(&amz, |day| day.mac.clone());
         mac.update(data.as_bytes());
-        Ok(hex::encode(mac.finalize().into_bytes()))
+        Ok(Hex64::of(&mac.finalize().into_bytes()).as_str().to_owned())
     }
 
     /// The credential scope of `at`: `YYYYMMDD/region/service/aws4_request`, and the full credential
@@ -189,17 +188,17 @@ impl Signer {
     /// [`Error::TimeOutOfRange`].
     pub fn credential(&self, at: OffsetDateTime) -> Result<String, Error> {
         let amz = AmzDate::new(at)?;
-        Ok(self.day(&amz).credential.clone())
+        Ok(self.with_day(&amz, |day| day.credential.clone()))
     }
 
-    fn day(&self, amz: &AmzDate) -> Arc<DayKey> {
+    fn with_day<R>(&self, amz: &AmzDate, f: impl FnOnce(&DayKey) -> R) -> R {
         let params = KeyParams {
             access_key_id: self.credentials.access_key_id(),
             secret: self.credentials.secret_access_key(),
             region: &self.region,
             service: &self.service,
         };
-        self.cache.get(amz.date(), &params)
+        self.cache.with(amz.date(), &params, f)
     }
 
     fn signed_token(&self) -> Option<&str> {
@@ -220,79 +219,133 @@ impl Signer {
             return Err(Error::ExpiresOutOfRange { seconds: expires_in.as_secs() });
         }
         let amz = AmzDate::new(at)?;
+        let amz_date = amz.as_str();
         let canonical = Canonical::new(request, &self.settings)?;
         let payload = canonical::payload_hash(&request.payload)?;
-        let day = self.day(&amz);
 
-        let mut header_refs = canonical.header_refs();
-        header_refs.push(("host", &canonical.host));
-        header_refs.sort_by(|a, b| a.0.cmp(b.0));
-        let signed_headers = canonical::signed_header_names(&header_refs);
+        // Most presigned requests sign `host` alone: no list to build then.
+        let host_only = [(Cow::Borrowed("host"), canonical.host.as_ref())];
+        let mut with_host;
+        let headers: &[(Cow<'_, str>, &str)] = if canonical.headers.is_empty() {
+            &host_only
+        } else {
+            with_host = canonical.headers;
+            with_host.push((Cow::Borrowed("host"), &canonical.host));
+            with_host.sort_by(|a, b| a.0.cmp(&b.0));
+            &with_host
+        };
+        let signed_headers = canonical::signed_header_names(headers);
         let signed_headers_query = encode::component(&signed_headers);
         let mut expires_buf = itoa_buf();
         let expires = format_u64(expires_in.as_secs(), &mut expires_buf);
-
-        let mut auth: [(&str, &str); 6] = [
-            ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", &day.credential_query),
-            ("X-Amz-Date", amz.as_str()),
-            ("X-Amz-Expires", expires),
-            ("X-Amz-Security-Token", ""),
-            ("X-Amz-SignedHeaders", &signed_headers_query),
-        ];
-        // Sorted by name already; the token is signed only when present and asked for.
+        // The token is signed only when present and asked for.
         let signed_token = self.signed_token().and(self.token_query.as_deref());
-        let auth_signed: &mut [(&str, &str)] = match signed_token {
-            Some(token) => {
-                auth[4].1 = token;
-                &mut auth[..]
+
+        self.with_day(&amz, |day| {
+            // The X-Amz-* parameters, in canonical (sorted) order. The caller's parameters sort as a
+            // whole before or after them unless one of their names starts with `X-Amz-`.
+            let user_sorted: Vec<(&str, &str)>;
+            let mut user: &[(&str, &str)] = &[];
+            let mut generic: Option<Vec<(&str, &str)>> = None;
+            if !canonical.query.is_empty() {
+                let mut sorted: Vec<(&str, &str)> = canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+                sorted.sort_unstable();
+                if sorted.iter().any(|(k, _)| k.starts_with("X-Amz-")) {
+                    sorted.extend([
+                        ("X-Amz-Algorithm", ALGORITHM),
+                        ("X-Amz-Credential", day.credential_query.as_str()),
+                        ("X-Amz-Date", amz_date),
+                        ("X-Amz-Expires", expires),
+                        ("X-Amz-SignedHeaders", &*signed_headers_query),
+                    ]);
+                    if let Some(token) = signed_token {
+                        sorted.push(("X-Amz-Security-Token", token));
+                    }
+                    sorted.sort_unstable();
+                    generic = Some(sorted);
+                } else {
+                    user_sorted = sorted;
+                    user = &user_sorted;
+                }
             }
-            None => {
-                auth.swap(4, 5);
-                &mut auth[..5]
+
+            let signature = canonical::with_buffer(|creq| {
+                creq.reserve(512);
+                creq.push_str(request.method.as_str());
+                creq.push('\n');
+                creq.push_str(&canonical.uri);
+                creq.push('\n');
+                if let Some(all) = &generic {
+                    push_query(creq, all);
+                } else {
+                    let before = user.partition_point(|(k, _)| *k < "X-Amz-");
+                    push_query(creq, &user[..before]);
+                    if before > 0 {
+                        creq.push('&');
+                    }
+                    creq.push_str(&day.query_prefix);
+                    creq.push_str(amz_date);
+                    creq.push_str("&X-Amz-Expires=");
+                    creq.push_str(expires);
+                    if let Some(token) = signed_token {
+                        creq.push_str("&X-Amz-Security-Token=");
+                        creq.push_str(token);
+                    }
+                    creq.push_str("&X-Amz-SignedHeaders=");
+                    creq.push_str(&signed_headers_query);
+                    if before < user.len() {
+                        creq.push('&');
+                        push_query(creq, &user[before..]);
+                    }
+                }
+                creq.push('\n');
+                canonical::push_headers(creq, headers);
+                creq.push_str("\n\n");
+                creq.push_str(&signed_headers);
+                creq.push('\n');
+                creq.push_str(payload.as_str());
+                finish(day, &amz, creq, details)
+            });
+            let signature = signature.as_str();
+
+            // The URL: the caller's parameters in their order, then the X-Amz-* ones as botocore
+            // writes them, then the signature.
+            let mut url = String::with_capacity(
+                request.authority.len()
+                    + request.path.len()
+                    + canonical.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>()
+                    + day.query_prefix.len()
+                    + self.token_query.as_deref().map_or(0, |t| t.len() + 22)
+                    + signed_headers_query.len()
+                    + 150,
+            );
+            url.push_str(request.scheme.as_str());
+            url.push_str("://");
+            url.push_str(&request.authority);
+            url.push_str(&request.path);
+            url.push('?');
+            for (name, value) in &canonical.query {
+                url.push_str(name);
+                url.push('=');
+                url.push_str(value);
+                url.push('&');
             }
-        };
+            url.push_str(&day.query_prefix);
+            url.push_str(amz_date);
+            url.push_str("&X-Amz-Expires=");
+            url.push_str(expires);
+            url.push_str("&X-Amz-SignedHeaders=");
+            url.push_str(&signed_headers_query);
+            if let Some(token) = self.token_query.as_deref() {
+                url.push_str("&X-Amz-Security-Token=");
+                url.push_str(token);
+            }
+            url.push_str("&X-Amz-Signature=");
+            url.push_str(signature);
 
-        let mut query: Vec<(&str, &str)> = Vec::with_capacity(canonical.query.len() + auth_signed.len());
-        query.extend(canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
-        query.extend(auth_signed.iter().copied());
-        if !canonical.query.is_empty() {
-            query.sort_unstable();
-        }
-
-        let creq = canonical::canonical_request(
-            request.method.as_str(),
-            &canonical.uri,
-            &query,
-            &header_refs,
-            &signed_headers,
-            payload.as_str(),
-        );
-        let signature = finish(&day, &amz, &creq, details);
-
-        // The URL: the caller's parameters in their order, then the X-Amz-* ones as botocore writes
-        // them, then the signature.
-        let mut url = String::with_capacity(creq.len() + 96);
-        url.push_str(request.scheme.as_str());
-        url.push_str("://");
-        url.push_str(&request.authority);
-        url.push_str(&request.path);
-        let mut sep = '?';
-        for (name, value) in &canonical.query {
-            push_param(&mut url, &mut sep, name, value);
-        }
-        push_param(&mut url, &mut sep, "X-Amz-Algorithm", ALGORITHM);
-        push_param(&mut url, &mut sep, "X-Amz-Credential", &day.credential_query);
-        push_param(&mut url, &mut sep, "X-Amz-Date", amz.as_str());
-        push_param(&mut url, &mut sep, "X-Amz-Expires", expires);
-        push_param(&mut url, &mut sep, "X-Amz-SignedHeaders", &signed_headers_query);
-        if let Some(token) = self.token_query.as_deref() {
-            push_param(&mut url, &mut sep, "X-Amz-Security-Token", token);
-        }
-        push_param(&mut url, &mut sep, "X-Amz-Signature", signature.as_str());
-
-        let headers = request.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Ok(PresignedUrl::new(request.method, url, headers, amz.instant(), expires_in.as_secs()))
+            let headers = request.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            Ok(PresignedUrl::new(request.method, url, headers, amz.instant(), expires_in.as_secs()))
+        })
     }
 
     fn sign_inner(
@@ -304,52 +357,49 @@ impl Signer {
         let amz = AmzDate::new(at)?;
         let canonical = Canonical::new(request, &self.settings)?;
         let payload = canonical::payload_hash(&request.payload)?;
-        let day = self.day(&amz);
 
-        let mut header_refs = canonical.header_refs();
-        header_refs.push(("host", &canonical.host));
-        header_refs.push(("x-amz-date", amz.as_str()));
+        let mut headers = canonical.headers;
+        headers.push((Cow::Borrowed("host"), &canonical.host));
+        headers.push((Cow::Borrowed("x-amz-date"), amz.as_str()));
         if self.settings.content_sha256_header {
-            header_refs.push(("x-amz-content-sha256", payload.as_str()));
+            headers.push((Cow::Borrowed("x-amz-content-sha256"), payload.as_str()));
         }
         if let Some(token) = self.signed_token() {
-            header_refs.push(("x-amz-security-token", token));
+            headers.push((Cow::Borrowed("x-amz-security-token"), token));
         }
-        header_refs.sort_by(|a, b| a.0.cmp(b.0));
-        let signed_headers = canonical::signed_header_names(&header_refs);
+        headers.sort_by(|a, b| a.0.cmp(&b.0));
+        let signed_headers = canonical::signed_header_names(&headers);
 
         let mut query: Vec<(&str, &str)> = canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
         query.sort_unstable();
 
-        let creq = canonical::canonical_request(
-            request.method.as_str(),
-            &canonical.uri,
-            &query,
-            &header_refs,
-            &signed_headers,
-            payload.as_str(),
-        );
-        let signature = finish(&day, &amz, &creq, details);
+        self.with_day(&amz, |day| {
+            let signature = canonical::with_buffer(|creq| {
+                let method = request.method.as_str();
+                canonical::canonical_request(creq, method, &canonical.uri, &query, &headers, &signed_headers, payload.as_str());
+                finish(day, &amz, creq, details)
+            });
 
-        let mut authorization = String::with_capacity(day.credential.len() + signed_headers.len() + 120);
-        authorization.push_str(ALGORITHM);
-        authorization.push_str(" Credential=");
-        authorization.push_str(&day.credential);
-        authorization.push_str(", SignedHeaders=");
-        authorization.push_str(&signed_headers);
-        authorization.push_str(", Signature=");
-        authorization.push_str(signature.as_str());
+            let mut authorization = String::with_capacity(day.credential.len() + signed_headers.len() + 120);
+            authorization.push_str(ALGORITHM);
+            authorization.push_str(" Credential=");
+            authorization.push_str(&day.credential);
+            authorization.push_str(", SignedHeaders=");
+            authorization.push_str(&signed_headers);
+            authorization.push_str(", Signature=");
+            authorization.push_str(signature.as_str());
 
-        let mut headers = Vec::with_capacity(4);
-        headers.push(("x-amz-date", amz.as_str().to_owned()));
-        if self.settings.content_sha256_header {
-            headers.push(("x-amz-content-sha256", payload.as_str().to_owned()));
-        }
-        if let Some(token) = self.credentials.session_token() {
-            headers.push(("x-amz-security-token", token.to_owned()));
-        }
-        headers.push(("authorization", authorization));
-        Ok(AuthHeaders::new(headers, amz.instant()))
+            let mut added = Vec::with_capacity(4);
+            added.push(("x-amz-date", amz.as_str().to_owned()));
+            if self.settings.content_sha256_header {
+                added.push(("x-amz-content-sha256", payload.as_str().to_owned()));
+            }
+            if let Some(token) = self.credentials.session_token() {
+                added.push(("x-amz-security-token", token.to_owned()));
+            }
+            added.push(("authorization", authorization));
+            Ok(AuthHeaders::new(added, amz.instant()))
+        })
     }
 }
 
@@ -357,25 +407,42 @@ impl Signer {
 fn finish(day: &DayKey, amz: &AmzDate, creq: &str, details: Option<&mut SigningDetails>) -> Hex64 {
     let creq_hash = Hex64::of(&Sha256::digest(creq.as_bytes()));
     let mut mac = day.mac.clone();
-    let sts_parts = [ALGORITHM, "\n", amz.as_str(), "\n", &day.scope, "\n", creq_hash.as_str()];
-    for part in sts_parts {
-        mac.update(part.as_bytes());
+    // The string to sign, fed to the HMAC in one piece when it fits on the stack (always, for scopes
+    // of valid regions and services).
+    let parts = [ALGORITHM.as_bytes(), b"\n", amz.as_str().as_bytes(), day.sts_scope.as_bytes(), creq_hash.as_bytes()];
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut sts = [0u8; 256];
+    if len <= sts.len() {
+        let mut at = 0;
+        for part in parts {
+            sts[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        mac.update(&sts[..len]);
+    } else {
+        for part in parts {
+            mac.update(part);
+        }
     }
     let signature = Hex64::of(&mac.finalize().into_bytes());
     if let Some(details) = details {
         details.canonical_request = creq.to_owned();
-        details.string_to_sign = sts_parts.concat();
+        details.string_to_sign = String::from_utf8_lossy(&parts.concat()).into_owned();
         details.signature = signature.as_str().to_owned();
     }
     signature
 }
 
-fn push_param(url: &mut String, sep: &mut char, name: &str, value: &str) {
-    url.push(*sep);
-    *sep = '&';
-    url.push_str(name);
-    url.push('=');
-    url.push_str(value);
+/// Appends `name=value` pairs joined by `&`.
+fn push_query(out: &mut String, pairs: &[(&str, &str)]) {
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
 }
 
 /// 64 lowercase hex digits on the stack.
@@ -383,14 +450,30 @@ pub(crate) struct Hex64([u8; 64]);
 
 impl Hex64 {
     pub(crate) fn of(bytes: &[u8]) -> Self {
+        /// The two lowercase hex digits of every byte.
+        const PAIRS: [[u8; 2]; 256] = {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let mut table = [[0u8; 2]; 256];
+            let mut i = 0;
+            while i < 256 {
+                table[i] = [DIGITS[i >> 4], DIGITS[i & 0x0f]];
+                i += 1;
+            }
+            table
+        };
         let mut out = [b'0'; 64];
-        // `bytes` is a 32-byte digest, so exactly 64 digits are written.
-        let _ = hex::encode_to_slice(bytes, &mut out);
+        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+            pair.copy_from_slice(&PAIRS[usize::from(*byte)]);
+        }
         Self(out)
     }
 
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -88,13 +88,15 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             "--help" => return Ok(None),
             "--expires" => {
                 let v = value("--expires")?;
-                let secs = v.parse().map_err(|_| Failure::usage(format!("--expires takes whole seconds, not {v:?}")))?;
+                let secs =
+                    v.parse().map_err(|_| Failure::usage(format!("--expires takes whole seconds, not {v:?}")))?;
                 options.expires = Some(secs);
             }
             "--content-type" => options.headers.push(("Content-Type".into(), value("--content-type")?)),
             "--content-length" => {
                 let v = value("--content-length")?;
-                let n: u64 = v.parse().map_err(|_| Failure::usage(format!("--content-length takes a byte count, not {v:?}")))?;
+                let n: u64 =
+                    v.parse().map_err(|_| Failure::usage(format!("--content-length takes a byte count, not {v:?}")))?;
                 options.headers.push(("Content-Length".into(), n.to_string()));
             }
             "--header" => {

@@ -32,9 +32,12 @@ fn botocore_available() -> bool {
     if ok {
         return true;
     }
-    let required = std::env::var("CI").is_ok_and(|v| v == "true") || std::env::var_os("STOWAGE_REQUIRE_BOTOCORE").is_some();
+    let required =
+        std::env::var("CI").is_ok_and(|v| v == "true") || std::env::var_os("STOWAGE_REQUIRE_BOTOCORE").is_some();
     assert!(!required, "python3 with botocore is required here (pip install botocore)");
-    eprintln!("SKIPPED: python3 with botocore is not available (pip install botocore); the differential test did not run");
+    eprintln!(
+        "SKIPPED: python3 with botocore is not available (pip install botocore); the differential test did not run"
+    );
     false
 }
 
@@ -60,9 +63,60 @@ fn gen_creds(rng: &mut Rng) -> Creds {
 /// segments, percent signs, controls, accents (composed and decomposed), CJK, emoji.
 fn gen_key(rng: &mut Rng) -> String {
     const PIECES: &[&str] = &[
-        " ", "+", "~", "=", "&", "?", "#", "%", "%20", "!", "$", "'", "(", ")", "*", ",", ";", ":", "@", "[", "]", "{",
-        "}", "<", ">", "|", "^", "`", "\\", "\"", "/", "//", ".", "..", "./", "../", "-", "_", "\t", "\u{1}", "\u{7f}",
-        "é", "e\u{301}", "ü", "ß", "Ω", "ሴ", "日本語", "ファイル", "😀", "🚀", "\u{200b}", "\u{feff}", "\u{fffd}",
+        " ",
+        "+",
+        "~",
+        "=",
+        "&",
+        "?",
+        "#",
+        "%",
+        "%20",
+        "!",
+        "$",
+        "'",
+        "(",
+        ")",
+        "*",
+        ",",
+        ";",
+        ":",
+        "@",
+        "[",
+        "]",
+        "{",
+        "}",
+        "<",
+        ">",
+        "|",
+        "^",
+        "`",
+        "\\",
+        "\"",
+        "/",
+        "//",
+        ".",
+        "..",
+        "./",
+        "../",
+        "-",
+        "_",
+        "\t",
+        "\u{1}",
+        "\u{7f}",
+        "é",
+        "e\u{301}",
+        "ü",
+        "ß",
+        "Ω",
+        "ሴ",
+        "日本語",
+        "ファイル",
+        "😀",
+        "🚀",
+        "\u{200b}",
+        "\u{feff}",
+        "\u{fffd}",
     ];
     const ALNUM: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let target = if rng.chance(4) { rng.range(900, 1024) as usize } else { rng.range(1, 60) as usize };
@@ -87,7 +141,8 @@ fn gen_key(rng: &mut Rng) -> String {
 
 /// A header value of visible ASCII with runs of spaces and tabs inside and around it.
 fn gen_header_value(rng: &mut Rng) -> String {
-    const WORD: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    const WORD: &str =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
     let mut value = String::new();
     if rng.chance(20) {
         value.push_str(&" ".repeat(rng.range(1, 3) as usize));
@@ -109,8 +164,28 @@ fn gen_header_value(rng: &mut Rng) -> String {
 /// Free text for query parameters: anything but what JSON cannot carry.
 fn gen_text(rng: &mut Rng) -> String {
     const PIECES: &[&str] = &[
-        "attachment; filename=\"", "inline", "\"", "; ", "filename*=UTF-8''", "r%C3%A9sum%C3%A9", "résumé.pdf", "a b",
-        "+", "/", "=", "&", "?", "#", "%", "~", "日本", "😀", "\t", "\n", "text/html; charset=utf-8", "max-age=60",
+        "attachment; filename=\"",
+        "inline",
+        "\"",
+        "; ",
+        "filename*=UTF-8''",
+        "r%C3%A9sum%C3%A9",
+        "résumé.pdf",
+        "a b",
+        "+",
+        "/",
+        "=",
+        "&",
+        "?",
+        "#",
+        "%",
+        "~",
+        "日本",
+        "😀",
+        "\t",
+        "\n",
+        "text/html; charset=utf-8",
+        "max-age=60",
     ];
     (0..rng.range(0, 6)).map(|_| *rng.pick(PIECES)).collect()
 }
@@ -131,8 +206,19 @@ fn gen_bucket(rng: &mut Rng, dotted: bool) -> String {
     b
 }
 
-const AWS_REGIONS: &[&str] =
-    &["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1", "ca-central-1", "cn-north-1", "us-gov-west-1"];
+const AWS_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+    "ca-central-1",
+    "cn-north-1",
+    "us-gov-west-1",
+];
 
 struct Case {
     json: Value,
@@ -163,12 +249,21 @@ fn gen_case(rng: &mut Rng, id: usize, creds: &[Creds]) -> Case {
             let region = if rng.chance(50) {
                 "us-east-1".to_owned()
             } else {
-                format!("{}-{}-{}", rng.string_between("abcdefghij", 2, 5), rng.string_between("abcdefghij0123", 1, 8), rng.range(1, 9))
+                format!(
+                    "{}-{}-{}",
+                    rng.string_between("abcdefghij", 2, 5),
+                    rng.string_between("abcdefghij0123", 1, 8),
+                    rng.range(1, 9)
+                )
             };
             (json!(format!("http://{host}:{port}")), region, "path")
         }
         5 => (json!("https://s3.example.test"), (*rng.pick(&["auto", "garage", "us-east-1"])).to_owned(), "virtual"),
-        _ => (json!("https://storage.example.test:8443"), "auto".to_owned(), if rng.chance(50) { "virtual" } else { "path" }),
+        _ => (
+            json!("https://storage.example.test:8443"),
+            "auto".to_owned(),
+            if rng.chance(50) { "virtual" } else { "path" },
+        ),
     };
     let dotted = style == "path" && rng.chance(20);
     let bucket = gen_bucket(rng, dotted);
@@ -191,7 +286,14 @@ fn gen_case(rng: &mut Rng, id: usize, creds: &[Creds]) -> Case {
         "PUT" => {
             if rng.chance(70) {
                 let ct = if rng.chance(50) {
-                    (*rng.pick(&["image/png", "text/plain;  charset=UTF-8", "  application/json ", "image/jpeg", "a\tb"])).to_owned()
+                    (*rng.pick(&[
+                        "image/png",
+                        "text/plain;  charset=UTF-8",
+                        "  application/json ",
+                        "image/jpeg",
+                        "a\tb",
+                    ]))
+                    .to_owned()
                 } else {
                     gen_header_value(rng)
                 };
@@ -209,7 +311,10 @@ fn gen_case(rng: &mut Rng, id: usize, creds: &[Creds]) -> Case {
                 let mut meta = Map::new();
                 for _ in 0..rng.range(1, 3) {
                     let name_len = rng.range(1, 10) as usize;
-                    meta.insert(rng.string_from("abcdefghijklmnopqrstuvwxyz0123456789-", name_len), json!(gen_header_value(rng)));
+                    meta.insert(
+                        rng.string_from("abcdefghijklmnopqrstuvwxyz0123456789-", name_len),
+                        json!(gen_header_value(rng)),
+                    );
                 }
                 params.insert("Metadata".into(), Value::Object(meta));
             }
@@ -409,5 +514,8 @@ fn stowage_and_botocore_agree() {
         eprintln!("{m}\n");
     }
     assert!(mismatches.is_empty(), "{} of {} requests differ from botocore", mismatches.len(), cases.len());
-    eprintln!("differential: {} requests signed identically by stowage and botocore ({presigned} presigned, {header} header)", cases.len());
+    eprintln!(
+        "differential: {} requests signed identically by stowage and botocore ({presigned} presigned, {header} header)",
+        cases.len()
+    );
 }

@@ -21,7 +21,8 @@ fn example() -> PathBuf {
 
 fn run(env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(example());
-    for var in ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_SESSION_TOKEN", "S3_BUCKET", "S3_REGION", "S3_ENDPOINT"] {
+    for var in ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_SESSION_TOKEN", "S3_BUCKET", "S3_REGION", "S3_ENDPOINT"]
+    {
         cmd.env_remove(var);
         cmd.env_remove(var.replacen("S3_", "AWS_", 1));
     }
@@ -81,8 +82,14 @@ fn prints_botocore_identical_urls() {
 
 #[test]
 fn refuses_bad_input_with_a_message() {
-    let env = [("S3_ACCESS_KEY_ID", "AKID"), ("S3_SECRET_ACCESS_KEY", "secret"), ("S3_BUCKET", "b"), ("S3_REGION", "us-east-1")];
-    let cases: &[(&[(&str, &str)], &[&str], &str)] = &[
+    let env = [
+        ("S3_ACCESS_KEY_ID", "AKID"),
+        ("S3_SECRET_ACCESS_KEY", "secret"),
+        ("S3_BUCKET", "b"),
+        ("S3_REGION", "us-east-1"),
+    ];
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Env<'_>, &[&str], &str)] = &[
         (&env, &["GET"], "missing KEY"),
         (&env, &["BREW", "k"], "METHOD must be"),
         (&env, &["--expires", "604801", "GET", "k"], "604800"),
@@ -105,12 +112,37 @@ fn refuses_bad_input_with_a_message() {
 
 #[test]
 fn prints_the_url_then_headers() {
-    let env = [("S3_ACCESS_KEY_ID", "AKID"), ("S3_SECRET_ACCESS_KEY", "secret"), ("S3_BUCKET", "my-app-uploads"), ("S3_REGION", "auto"), ("S3_ENDPOINT", "https://acct.r2.cloudflarestorage.com")];
-    let out = run(&env, &["--content-type", "image/png", "--content-length", "1024", "--query", "x-id=PutObject", "PUT", "--", "--odd key"]);
+    let env = [
+        ("S3_ACCESS_KEY_ID", "AKID"),
+        ("S3_SECRET_ACCESS_KEY", "secret"),
+        ("S3_BUCKET", "my-app-uploads"),
+        ("S3_REGION", "auto"),
+        ("S3_ENDPOINT", "https://acct.r2.cloudflarestorage.com"),
+    ];
+    let out = run(
+        &env,
+        &[
+            "--content-type",
+            "image/png",
+            "--content-length",
+            "1024",
+            "--query",
+            "x-id=PutObject",
+            "PUT",
+            "--",
+            "--odd key",
+        ],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).expect("UTF-8");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("https://acct.r2.cloudflarestorage.com/my-app-uploads/--odd%20key?x-id=PutObject&X-Amz-Algorithm="), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with(
+            "https://acct.r2.cloudflarestorage.com/my-app-uploads/--odd%20key?x-id=PutObject&X-Amz-Algorithm="
+        ),
+        "{}",
+        lines[0]
+    );
     assert!(lines[0].contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"));
     assert_eq!(&lines[1..], ["Content-Type: image/png", "Content-Length: 1024"]);
 }

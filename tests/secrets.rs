@@ -66,7 +66,9 @@ fn errors_do_not_echo_secrets_or_header_values() {
 
     // Every other refusal, shown both ways.
     let errors = [
-        signer.presign(&bucket.object(Method::Get, "k").expect("request"), Duration::from_secs(604_801), at).expect_err("8 days"),
+        signer
+            .presign(&bucket.object(Method::Get, "k").expect("request"), Duration::from_secs(604_801), at)
+            .expect_err("8 days"),
         signer.presign(&bucket.object(Method::Get, "k").expect("request"), Duration::ZERO, at).expect_err("0 s"),
         Signer::new(Credentials::new("AKID", ""), "us-east-1", "s3").expect_err("empty secret"),
         Signer::new(Credentials::new("AKID", SECRET), "us east 1", "s3").expect_err("region"),

@@ -71,8 +71,8 @@ fn time_of(case: &Case) -> time::OffsetDateTime {
 
 fn request<'a>(case: &'a Case, path: &'a str) -> Request<'a> {
     let method: Method = case.request.method.parse().expect("method");
-    let mut r = Request::new(method, Scheme::Https, case.host.as_str(), path)
-        .payload(Payload::Bytes(&case.request.body));
+    let mut r =
+        Request::new(method, Scheme::Https, case.host.as_str(), path).payload(Payload::Bytes(&case.request.body));
     for (name, value) in &case.request.headers {
         r = r.header(name.as_str(), value.as_str());
     }
@@ -91,7 +91,11 @@ fn check_case(dir: &Path, case: &Case, settings: SigningSettings, path: &str) ->
 
     // Header signing.
     let (auth, details) = signer.sign_explained(&req, at).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(details.canonical_request(), read(&dir.join("header-canonical-request.txt")), "{name}: header canonical request");
+    assert_eq!(
+        details.canonical_request(),
+        read(&dir.join("header-canonical-request.txt")),
+        "{name}: header canonical request"
+    );
     assert_eq!(details.string_to_sign(), read(&dir.join("header-string-to-sign.txt")), "{name}: header string to sign");
     assert_eq!(details.signature(), read(&dir.join("header-signature.txt")), "{name}: header signature");
     let expected = signed_request_headers(&read(&dir.join("header-signed-request.txt")));
@@ -108,7 +112,11 @@ fn check_case(dir: &Path, case: &Case, settings: SigningSettings, path: &str) ->
     // Query signing.
     let expires = Duration::from_secs(case.context["expiration_in_seconds"].as_u64().expect("expiry"));
     let (url, details) = signer.presign_explained(&req, expires, at).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(details.canonical_request(), read(&dir.join("query-canonical-request.txt")), "{name}: query canonical request");
+    assert_eq!(
+        details.canonical_request(),
+        read(&dir.join("query-canonical-request.txt")),
+        "{name}: query canonical request"
+    );
     assert_eq!(details.string_to_sign(), read(&dir.join("query-string-to-sign.txt")), "{name}: query string to sign");
     assert_eq!(details.signature(), read(&dir.join("query-signature.txt")), "{name}: query signature");
     let expected = signed_request_query(&read(&dir.join("query-signed-request.txt")));
@@ -150,7 +158,8 @@ fn unnormalized_cases_with_s3_rules() {
         if NORMALIZED_ONLY.contains(&case.name.as_str()) {
             continue;
         }
-        let settings = SigningSettings::s3().with_content_sha256_header(case.context["sign_body"].as_bool() == Some(true));
+        let settings =
+            SigningSettings::s3().with_content_sha256_header(case.context["sign_body"].as_bool() == Some(true));
         let path = stowage::sigv4::encode_path(&case.request.path);
         check_case(dir, case, settings, &path);
         passed += 1;

@@ -64,7 +64,8 @@ fn all_vectors() {
         let details = match s(&v["kind"]) {
             "presign" => {
                 let expires = Duration::from_secs(input["expires_in"].as_u64().expect("expires_in"));
-                let (url, details) = signer.presign_explained(&request, expires, at).unwrap_or_else(|e| panic!("{id}: {e}"));
+                let (url, details) =
+                    signer.presign_explained(&request, expires, at).unwrap_or_else(|e| panic!("{id}: {e}"));
                 assert_eq!(url.url(), without_default_port(s(&expected["url"])), "{id}: URL");
                 presigned += 1;
                 details
@@ -80,7 +81,11 @@ fn all_vectors() {
                     });
                     assert_eq!(ours, Some(s(value)), "{id}: header {name}");
                 }
-                assert_eq!(auth.iter().count(), expected["headers"].as_object().map_or(0, |h| h.len()) - request.headers().len(), "{id}: no extra headers");
+                assert_eq!(
+                    auth.iter().count(),
+                    expected["headers"].as_object().map_or(0, |h| h.len()) - request.headers().len(),
+                    "{id}: no extra headers"
+                );
                 header += 1;
                 details
             }

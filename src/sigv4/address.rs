@@ -41,6 +41,8 @@ pub struct BucketAddress {
     prefix: String,
     bucket: String,
     style: AddressingStyle,
+    /// The signed form of `authority`: lower case, default port dropped.
+    canonical_host: String,
 }
 
 impl BucketAddress {
@@ -85,7 +87,8 @@ impl BucketAddress {
     pub fn new(endpoint: &str, bucket: &str, style: AddressingStyle) -> Result<Self, Error> {
         let shown = || endpoint.split(['?', '#']).next().unwrap_or_default().chars().take(200).collect::<String>();
         let invalid = |reason| Error::InvalidUrl { url: shown(), reason };
-        let url = url::Url::parse(endpoint).map_err(|_| invalid("not an absolute URL such as https://s3.us-east-1.amazonaws.com"))?;
+        let url = url::Url::parse(endpoint)
+            .map_err(|_| invalid("not an absolute URL such as https://s3.us-east-1.amazonaws.com"))?;
         let scheme = match url.scheme() {
             "https" => Scheme::Https,
             "http" => Scheme::Http,
@@ -103,6 +106,11 @@ impl BucketAddress {
             None => host.to_owned(),
         };
         let mut prefix = url.path().trim_end_matches('/').to_owned();
+        // URL parsing percent-encodes what a path may not hold; check anyway, since requests built
+        // from this address skip the path check.
+        if prefix.bytes().any(|b| !b.is_ascii_graphic() || b == b'?' || b == b'#') {
+            return Err(invalid("the endpoint's path holds characters that are not allowed in a URL path"));
+        }
 
         check_bucket(bucket)?;
         let authority = match style {
@@ -119,12 +127,16 @@ impl BucketAddress {
                     });
                 }
                 if url.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
-                    return Err(invalid("virtual-hosted addressing needs a domain name endpoint, not an IP address; use path-style"));
+                    return Err(invalid(
+                        "virtual-hosted addressing needs a domain name endpoint, not an IP address; use path-style",
+                    ));
                 }
                 format!("{bucket}.{host_port}")
             }
         };
-        Ok(Self { scheme, authority, prefix, bucket: bucket.to_owned(), style })
+        let canonical_host =
+            super::canonical::canonical_host(&Request::new(Method::Get, scheme, authority.as_str(), "/"))?.into_owned();
+        Ok(Self { scheme, authority, prefix, bucket: bucket.to_owned(), style, canonical_host })
     }
 
     /// The bucket name.
@@ -158,7 +170,9 @@ impl BucketAddress {
     ///
     /// [`Error::EmptyKey`] or [`Error::KeyTooLong`].
     pub fn object(&self, method: Method, key: &str) -> Result<Request<'_>, Error> {
-        Ok(Request::new(method, self.scheme, self.authority.as_str(), self.object_path(key)?))
+        let mut request = Request::new(method, self.scheme, self.authority.as_str(), self.object_path(key)?);
+        request.checked = Some(&self.canonical_host);
+        Ok(request)
     }
 
     /// The encoded path of object `key`, as in [`object`](Self::object).
@@ -190,7 +204,9 @@ impl BucketAddress {
             AddressingStyle::Path => self.prefix.clone(),
             AddressingStyle::VirtualHosted => format!("{}/", self.prefix),
         };
-        Request::new(method, self.scheme, self.authority.as_str(), path)
+        let mut request = Request::new(method, self.scheme, self.authority.as_str(), path);
+        request.checked = Some(&self.canonical_host);
+        request
     }
 }
 

@@ -9,7 +9,8 @@ use super::signer::Hex64;
 use super::{Error, Payload, Request, SigningSettings};
 
 /// Headers the signer sets itself; a caller may not pass them.
-const RESERVED_HEADERS: [&str; 5] = ["authorization", "host", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token"];
+const RESERVED_HEADERS: [&str; 5] =
+    ["authorization", "host", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token"];
 
 /// Query parameters the signer sets itself; a caller may not pass them.
 const RESERVED_QUERY: [&str; 7] = [
@@ -37,8 +38,13 @@ pub(crate) struct Canonical<'r> {
 
 impl<'r> Canonical<'r> {
     pub(crate) fn new(request: &'r Request<'_>, settings: &SigningSettings) -> Result<Self, Error> {
-        let host = canonical_host(request)?;
-        let uri = canonical_uri(&request.path, settings)?;
+        let (host, uri) = match request.checked {
+            // Built by a BucketAddress: host checked when it was made, path encoded by it.
+            Some(host) if !settings.normalize_path && !settings.double_uri_encode => {
+                (Cow::Borrowed(host), Cow::Borrowed(request.path.as_ref()))
+            }
+            _ => (canonical_host(request)?, canonical_uri(&request.path, settings)?),
+        };
 
         let mut query = Vec::with_capacity(request.query.len());
         for (name, value) in &request.query {
@@ -48,7 +54,8 @@ impl<'r> Canonical<'r> {
             query.push((encode::component(name), encode::component(value)));
         }
 
-        let mut headers = if request.headers.is_empty() { Vec::new() } else { Vec::with_capacity(request.headers.len() + 4) };
+        let mut headers =
+            if request.headers.is_empty() { Vec::new() } else { Vec::with_capacity(request.headers.len() + 4) };
         for (name, value) in &request.headers {
             check_header_name(name)?;
             let lower: Cow<'r, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -149,10 +156,10 @@ pub(crate) fn push_headers<N: AsRef<str>>(out: &mut String, headers: &[(N, &str)
 
 /// The `SignedHeaders` value: the distinct names of sorted `headers`, joined by `;`.
 pub(crate) fn signed_header_names<N: AsRef<str>>(headers: &[(N, &str)]) -> Cow<'static, str> {
-    if let [(only, _)] = headers {
-        if only.as_ref() == "host" {
-            return Cow::Borrowed("host");
-        }
+    if let [(only, _)] = headers
+        && only.as_ref() == "host"
+    {
+        return Cow::Borrowed("host");
     }
     let mut out = String::with_capacity(headers.iter().map(|(k, _)| k.as_ref().len() + 1).sum());
     let mut previous: Option<&str> = None;
@@ -205,9 +212,8 @@ pub(crate) fn payload_hash<'a>(payload: &Payload<'a>) -> Result<PayloadHash<'a>,
         Payload::Unsigned => Ok(PayloadHash::Literal("UNSIGNED-PAYLOAD")),
         Payload::Bytes(body) => Ok(PayloadHash::Computed(Hex64::of(&Sha256::digest(body)))),
         Payload::Sha256Hex(hex) => {
-            if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                Ok(PayloadHash::Literal(hex))
-            } else if hex == "UNSIGNED-PAYLOAD" || hex == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" {
+            let digest = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if digest || hex == "UNSIGNED-PAYLOAD" || hex == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" {
                 Ok(PayloadHash::Literal(hex))
             } else {
                 Err(Error::InvalidPayloadHash)
@@ -221,7 +227,9 @@ fn canonical_uri<'p>(path: &'p str, settings: &SigningSettings) -> Result<Cow<'p
         return Err(Error::InvalidPath { reason: "the path must start with /" });
     }
     // A branch-free pass first (the common case: nothing wrong), then the reason if something is.
-    let suspicious = path.bytes().fold(0u8, |acc, b| acc | u8::from(b < 0x20) | u8::from(b == 0x7f) | u8::from(b == b'?') | u8::from(b == b'#'));
+    let suspicious = path
+        .bytes()
+        .fold(0u8, |acc, b| acc | u8::from(b < 0x20) | u8::from(b == 0x7f) | u8::from(b == b'?') | u8::from(b == b'#'));
     for b in path.bytes().filter(|_| suspicious != 0) {
         if b.is_ascii_control() {
             return Err(Error::InvalidPath { reason: "the path holds a control character; percent-encode it" });
@@ -232,11 +240,12 @@ fn canonical_uri<'p>(path: &'p str, settings: &SigningSettings) -> Result<Cow<'p
             });
         }
     }
-    let normalized: Cow<'p, str> = if settings.normalize_path { Cow::Owned(encode::normalize_path(path)) } else { Cow::Borrowed(path) };
+    let normalized: Cow<'p, str> =
+        if settings.normalize_path { Cow::Owned(encode::normalize_path(path)) } else { Cow::Borrowed(path) };
     Ok(if settings.double_uri_encode { Cow::Owned(encode::encode_path(&normalized)) } else { normalized })
 }
 
-fn canonical_host<'r>(request: &'r Request<'_>) -> Result<Cow<'r, str>, Error> {
+pub(crate) fn canonical_host<'r>(request: &'r Request<'_>) -> Result<Cow<'r, str>, Error> {
     let authority: &'r str = &request.authority;
     let invalid = |reason| Error::InvalidHost { authority: authority.chars().take(256).collect(), reason };
     if authority.is_empty() {
@@ -248,9 +257,13 @@ fn canonical_host<'r>(request: &'r Request<'_>) -> Result<Cow<'r, str>, Error> {
     if not_visible != 0 {
         return Err(invalid("the host holds a space, a control or a non-ASCII character (use the punycode form)"));
     }
-    let delimiter = bytes
-        .iter()
-        .fold(0u8, |acc, &b| acc | u8::from(b == b'/') | u8::from(b == b'?') | u8::from(b == b'#') | u8::from(b == b'@') | u8::from(b == b'\\'));
+    let delimiter = bytes.iter().fold(0u8, |acc, &b| {
+        acc | u8::from(b == b'/')
+            | u8::from(b == b'?')
+            | u8::from(b == b'#')
+            | u8::from(b == b'@')
+            | u8::from(b == b'\\')
+    });
     if delimiter != 0 {
         return Err(invalid("the host holds / ? # @ or \\; give host[:port] only"));
     }
@@ -304,8 +317,34 @@ fn canonical_host<'r>(request: &'r Request<'_>) -> Result<Cow<'r, str>, Error> {
 
 /// Header names are HTTP tokens (RFC 9110 `tchar`).
 fn check_header_name(name: &str) -> Result<(), Error> {
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(tchar) {
+    const TCHAR: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                );
+            b += 1;
+        }
+        table
+    };
+    if name.is_empty() || !name.bytes().all(|b| TCHAR[usize::from(b)]) {
         return Err(Error::InvalidHeaderName { name: name.chars().take(64).collect() });
     }
     Ok(())
@@ -314,11 +353,17 @@ fn check_header_name(name: &str) -> Result<(), Error> {
 /// Header values: visible ASCII, space and tab. CR and LF would let a value smuggle in headers of its
 /// own; other bytes cannot be signed the same way by every implementation.
 fn check_header_value(name: &str, value: &str) -> Result<(), Error> {
+    let refused = |b: u8| u8::from(b != b'\t' && !(b' '..=b'~').contains(&b));
+    if value.bytes().fold(0u8, |acc, b| acc | refused(b)) == 0 {
+        return Ok(());
+    }
     for b in value.bytes() {
         let reason = match b {
             b'\t' | b' ' | 0x21..=0x7e => continue,
             b'\r' | b'\n' => "it holds CR or LF, which could inject headers",
-            0x80..=0xff => "it holds non-ASCII characters; encode them first (RFC 2047 for metadata, RFC 5987 in Content-Disposition)",
+            0x80..=0xff => {
+                "it holds non-ASCII characters; encode them first (RFC 2047 for metadata, RFC 5987 in Content-Disposition)"
+            }
             _ => "it holds a control character",
         };
         return Err(Error::InvalidHeaderValue { name: name.chars().take(64).collect(), reason });

@@ -84,10 +84,10 @@ impl KeyCache {
     pub(crate) fn with<R>(&self, date: &str, params: &KeyParams<'_>, f: impl FnOnce(&DayKey) -> R) -> R {
         {
             let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(day) = slot.as_deref() {
-                if day.date.as_slice() == date.as_bytes() {
-                    return f(day);
-                }
+            if let Some(day) = slot.as_deref()
+                && day.date.as_slice() == date.as_bytes()
+            {
+                return f(day);
             }
         }
         let day = Arc::new(Self::derive(date, params));

@@ -144,7 +144,10 @@ impl AuthHeaders {
 
 impl<'a> IntoIterator for &'a AuthHeaders {
     type Item = (&'static str, &'a str);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (&'static str, String)>, fn(&'a (&'static str, String)) -> (&'static str, &'a str)>;
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (&'static str, String)>,
+        fn(&'a (&'static str, String)) -> (&'static str, &'a str),
+    >;
 
     fn into_iter(self) -> Self::IntoIter {
         self.headers.iter().map(|(k, v)| (*k, v.as_str()))

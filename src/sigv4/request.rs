@@ -126,6 +126,9 @@ pub struct Request<'a> {
     pub(crate) query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     pub(crate) headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     pub(crate) payload: Payload<'a>,
+    /// Set by [`BucketAddress`](super::BucketAddress), which checked the host and built the path
+    /// itself: the canonical host, and that the path needs no checking.
+    pub(crate) checked: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -146,6 +149,7 @@ impl<'a> Request<'a> {
             query: Vec::new(),
             headers: Vec::new(),
             payload: Payload::Unsigned,
+            checked: None,
         }
     }
 

@@ -122,7 +122,12 @@ impl Signer {
     /// of an invalid request: header names and values, reserved names, host and path.
     ///
     /// [`Payload::Unsigned`]: super::Payload::Unsigned
-    pub fn presign(&self, request: &Request<'_>, expires_in: Duration, at: OffsetDateTime) -> Result<PresignedUrl, Error> {
+    pub fn presign(
+        &self,
+        request: &Request<'_>,
+        expires_in: Duration,
+        at: OffsetDateTime,
+    ) -> Result<PresignedUrl, Error> {
         self.presign_inner(request, expires_in, at, None)
     }
 
@@ -160,7 +165,11 @@ impl Signer {
     /// # Errors
     ///
     /// As [`sign`](Self::sign).
-    pub fn sign_explained(&self, request: &Request<'_>, at: OffsetDateTime) -> Result<(AuthHeaders, SigningDetails), Error> {
+    pub fn sign_explained(
+        &self,
+        request: &Request<'_>,
+        at: OffsetDateTime,
+    ) -> Result<(AuthHeaders, SigningDetails), Error> {
         let mut details = SigningDetails::default();
         let headers = self.sign_inner(request, at, Some(&mut details))?;
         Ok((headers, details))
@@ -248,7 +257,8 @@ impl Signer {
             let mut user: &[(&str, &str)] = &[];
             let mut generic: Option<Vec<(&str, &str)>> = None;
             if !canonical.query.is_empty() {
-                let mut sorted: Vec<(&str, &str)> = canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+                let mut sorted: Vec<(&str, &str)> =
+                    canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
                 sorted.sort_unstable();
                 if sorted.iter().any(|(k, _)| k.starts_with("X-Amz-")) {
                     sorted.extend([
@@ -376,7 +386,15 @@ impl Signer {
         self.with_day(&amz, |day| {
             let signature = canonical::with_buffer(|creq| {
                 let method = request.method.as_str();
-                canonical::canonical_request(creq, method, &canonical.uri, &query, &headers, &signed_headers, payload.as_str());
+                canonical::canonical_request(
+                    creq,
+                    method,
+                    &canonical.uri,
+                    &query,
+                    &headers,
+                    &signed_headers,
+                    payload.as_str(),
+                );
                 finish(day, &amz, creq, details)
             });
 

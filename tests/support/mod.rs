@@ -2,5 +2,5 @@
 
 #![allow(dead_code)]
 
-pub mod vectors;
 pub mod rng;
+pub mod vectors;

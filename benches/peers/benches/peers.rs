@@ -167,8 +167,8 @@ impl AwsSigv4 {
             .build()
             .expect("params")
             .into();
-        let request =
-            SignableRequest::new(method, url.as_str(), headers.into_iter(), SignableBody::UnsignedPayload).expect("request");
+        let request = SignableRequest::new(method, url.as_str(), headers.into_iter(), SignableBody::UnsignedPayload)
+            .expect("request");
         let (instructions, _signature) = aws_sign(request, &params).expect("sign").into_parts();
         let mut sep = if case.query().is_empty() { '?' } else { '&' };
         for (name, value) in instructions.params() {

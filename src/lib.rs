@@ -50,7 +50,26 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "s3")]
+mod body;
 mod credentials;
+mod error;
+#[cfg(feature = "s3")]
+pub mod r2;
+#[cfg(feature = "s3")]
+mod s3;
 pub mod sigv4;
+#[cfg(feature = "s3")]
+mod storage;
 
+#[cfg(feature = "s3")]
+pub use body::{Body, ObjectBody};
 pub use credentials::Credentials;
+pub use error::{Error, Result, S3ErrorCode, ServiceError};
+#[cfg(feature = "s3")]
+pub use s3::{Provider, RetryPolicy, S3Config, S3Storage};
+#[cfg(feature = "s3")]
+pub use storage::{
+    ByteRange, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PresignedRequest,
+    PutObjectOutput, PutOptions, Storage, content_disposition,
+};

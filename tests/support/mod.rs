@@ -2,5 +2,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "s3")]
+pub mod raw_http;
 pub mod rng;
+#[cfg(feature = "s3")]
+pub mod servers;
 pub mod vectors;

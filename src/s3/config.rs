@@ -1,0 +1,346 @@
+//! Configuration of the S3 backend: where, who, and how patiently.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::Credentials;
+use crate::sigv4::{AddressingStyle, BucketAddress};
+use crate::{Error, Result};
+
+use super::retry::RetryPolicy;
+
+/// Which service is behind the endpoint, for the rules that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Provider {
+    /// Amazon S3.
+    Aws,
+    /// Cloudflare R2: region `auto`, and the request headers R2 documents as unsupported are refused
+    /// before anything is sent (see [`crate::r2`]).
+    R2,
+    /// Any other S3-compatible server (MinIO, Garage, Ceph, a local test server, …).
+    Other,
+}
+
+/// Everything the S3 backend needs: bucket, region, credentials, endpoint, addressing, retries and
+/// timeouts. Build it with [`S3Config::new`] (AWS), [`S3Config::r2`] (Cloudflare R2) or
+/// [`S3Config::from_env`], adjust it with the `with_*` methods, and turn it into a backend with
+/// [`build`](Self::build).
+///
+/// ```
+/// use std::time::Duration;
+/// use stowage::{Credentials, S3Config};
+///
+/// let storage = S3Config::new("my-app-uploads", "eu-west-1", Credentials::new("AKID", "secret"))
+///     .with_timeout(Duration::from_secs(30))
+///     .build()?;
+///
+/// let local = S3Config::new("test", "us-east-1", Credentials::new("AKID", "secret"))
+///     .with_endpoint("http://127.0.0.1:9000")
+///     .build()?;
+/// # Ok::<(), stowage::Error>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct S3Config {
+    pub(crate) bucket: String,
+    pub(crate) region: String,
+    pub(crate) credentials: Credentials,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) style: Option<AddressingStyle>,
+    pub(crate) provider: Option<Provider>,
+    pub(crate) r2_account: Option<(String, Option<String>)>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) clock_skew: time::Duration,
+}
+
+impl S3Config {
+    /// A bucket on AWS S3 in `region`.
+    pub fn new(bucket: impl Into<String>, region: impl Into<String>, credentials: Credentials) -> Self {
+        Self {
+            bucket: bucket.into(),
+            region: region.into(),
+            credentials,
+            endpoint: None,
+            style: None,
+            provider: None,
+            r2_account: None,
+            retry: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(10),
+            timeout: None,
+            read_timeout: Some(Duration::from_secs(60)),
+            clock_skew: time::Duration::ZERO,
+        }
+    }
+
+    /// A bucket on Cloudflare R2 of account `account_id`: endpoint
+    /// `https://<account_id>.r2.cloudflarestorage.com`, region `auto`, path-style addressing, and R2's
+    /// documented limits enforced before sending.
+    pub fn r2(account_id: impl Into<String>, bucket: impl Into<String>, credentials: Credentials) -> Self {
+        let mut config = Self::new(bucket, "auto", credentials);
+        config.r2_account = Some((account_id.into(), None));
+        config.provider = Some(Provider::R2);
+        config
+    }
+
+    /// For R2: a bucket in a jurisdiction (`eu`, `fedramp`), reached at
+    /// `https://<account_id>.<jurisdiction>.r2.cloudflarestorage.com`.
+    pub fn with_jurisdiction(mut self, jurisdiction: impl Into<String>) -> Self {
+        if let Some((_, slot)) = &mut self.r2_account {
+            *slot = Some(jurisdiction.into());
+        } else {
+            // Remembered so that `build` can say this is only for R2.
+            self.r2_account = Some((String::new(), Some(jurisdiction.into())));
+        }
+        self
+    }
+
+    /// Reads the configuration from the environment, as the S3 and R2 tutorials name it:
+    ///
+    /// | variable | fallbacks | |
+    /// |---|---|---|
+    /// | `S3_BUCKET` | | required |
+    /// | `S3_REGION` | `AWS_REGION`, `AWS_DEFAULT_REGION` | required (`auto` for R2) |
+    /// | `S3_ENDPOINT` | `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` | absent: AWS |
+    /// | `S3_ACCESS_KEY_ID` | `AWS_ACCESS_KEY_ID` | required |
+    /// | `S3_SECRET_ACCESS_KEY` | `AWS_SECRET_ACCESS_KEY` | required |
+    /// | `S3_SESSION_TOKEN` | `AWS_SESSION_TOKEN` | optional |
+    /// | `S3_ADDRESSING_STYLE` | | optional: `path` or `virtual` |
+    ///
+    /// An endpoint on `r2.cloudflarestorage.com` selects the R2 rules.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the missing or invalid variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), looking variables up through `lookup`.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |names: &[&str]| names.iter().find_map(|n| lookup(n).filter(|v| !v.trim().is_empty()));
+        let credentials = Credentials::from_lookup(&lookup).map_err(|e| Error::Config(e.to_string()))?;
+        let bucket = get(&["S3_BUCKET"]).ok_or_else(|| Error::Config("S3_BUCKET is not set".into()))?;
+        let region = get(&["S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"])
+            .ok_or_else(|| Error::Config("S3_REGION is not set (use auto for Cloudflare R2)".into()))?;
+        let mut config = Self::new(bucket.trim(), region.trim(), credentials);
+        if let Some(endpoint) = get(&["S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]) {
+            config = config.with_endpoint(endpoint.trim());
+        }
+        match get(&["S3_ADDRESSING_STYLE"]).as_deref().map(str::trim) {
+            None => {}
+            Some("path") => config.style = Some(AddressingStyle::Path),
+            Some("virtual" | "virtual-hosted") => config.style = Some(AddressingStyle::VirtualHosted),
+            Some(other) => {
+                return Err(Error::Config(format!("S3_ADDRESSING_STYLE must be path or virtual, not {other:?}")));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Any S3-compatible endpoint, such as `http://127.0.0.1:9000` (path-style addressing unless
+    /// [`with_virtual_hosted_style`](Self::with_virtual_hosted_style)).
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Path-style addressing: `https://endpoint/bucket/key`.
+    pub fn with_path_style(mut self) -> Self {
+        self.style = Some(AddressingStyle::Path);
+        self
+    }
+
+    /// Virtual-hosted addressing: `https://bucket.endpoint/key`.
+    pub fn with_virtual_hosted_style(mut self) -> Self {
+        self.style = Some(AddressingStyle::VirtualHosted);
+        self
+    }
+
+    /// Overrides which service's rules apply (normally derived from the endpoint).
+    pub fn with_provider(mut self, provider: Provider) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// How failed requests are retried.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// How long to wait for a connection (default 10 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// A limit on each whole request, body included (default: none, so that large uploads can take
+    /// their time; the read timeout still catches a stalled server).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a response may stall between two reads (default 60 s).
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// A known offset of this machine's clock: signatures use `now + skew`. The backend corrects it
+    /// by itself when a server answers `RequestTimeTooSkewed`.
+    pub fn with_clock_skew(mut self, skew: time::Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// The bucket.
+    #[must_use]
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The region.
+    #[must_use]
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The endpoint URL, and the provider whose rules apply.
+    pub(crate) fn resolve(&self) -> Result<(BucketAddress, Provider)> {
+        let r2_endpoint = match &self.r2_account {
+            Some((account, _)) if account.is_empty() => {
+                return Err(Error::Config("with_jurisdiction applies to Cloudflare R2 (S3Config::r2)".into()));
+            }
+            Some((account, jurisdiction)) => {
+                if !account.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(Error::Config(format!(
+                        "invalid R2 account id {account:?}: expected letters and digits"
+                    )));
+                }
+                if let Some(j) = jurisdiction
+                    && !(!j.is_empty() && j.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+                {
+                    return Err(Error::Config(format!("invalid R2 jurisdiction {j:?}: expected eu or fedramp")));
+                }
+                Some(match jurisdiction {
+                    Some(j) => format!("https://{account}.{j}.r2.cloudflarestorage.com"),
+                    None => format!("https://{account}.r2.cloudflarestorage.com"),
+                })
+            }
+            None => None,
+        };
+        let endpoint = r2_endpoint.or_else(|| self.endpoint.clone());
+        let provider = self.provider.unwrap_or_else(|| match &endpoint {
+            None => Provider::Aws,
+            Some(e) if is_r2_endpoint(e) => Provider::R2,
+            Some(e) if e.contains(".amazonaws.com") => Provider::Aws,
+            Some(_) => Provider::Other,
+        });
+        let address = match (&endpoint, self.style) {
+            (None, None) => BucketAddress::aws(&self.region, &self.bucket)?,
+            (None, Some(style)) => {
+                BucketAddress::new(&BucketAddress::aws_endpoint(&self.region)?, &self.bucket, style)?
+            }
+            (Some(e), style) => BucketAddress::new(e, &self.bucket, style.unwrap_or(AddressingStyle::Path))?,
+        };
+        Ok((address, provider))
+    }
+
+    /// Builds the backend.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signing`] for an invalid region, bucket, endpoint or credentials; [`Error::Config`]
+    /// for inconsistent settings.
+    pub fn build(self) -> Result<super::S3Storage> {
+        super::S3Storage::new(self)
+    }
+}
+
+fn is_r2_endpoint(endpoint: &str) -> bool {
+    url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.ends_with(".r2.cloudflarestorage.com")))
+        .unwrap_or(false)
+}
+
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("credentials", &self.credentials)
+            .field("endpoint", &self.endpoint)
+            .field("style", &self.style)
+            .field("provider", &self.provider)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn env_names_and_fallbacks() {
+        let c = S3Config::from_lookup(env(&[
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("S3_BUCKET", "b"),
+            ("AWS_REGION", "eu-west-1"),
+        ]))
+        .unwrap();
+        assert_eq!((c.bucket(), c.region()), ("b", "eu-west-1"));
+        let (address, provider) = c.resolve().unwrap();
+        assert_eq!(provider, Provider::Aws);
+        assert_eq!(address.authority(), "b.s3.eu-west-1.amazonaws.com");
+
+        let r2 = S3Config::from_lookup(env(&[
+            ("S3_ACCESS_KEY_ID", "id"),
+            ("S3_SECRET_ACCESS_KEY", "secret"),
+            ("S3_BUCKET", "b"),
+            ("S3_REGION", "auto"),
+            ("S3_ENDPOINT", "https://abc123.r2.cloudflarestorage.com"),
+        ]))
+        .unwrap();
+        let (address, provider) = r2.resolve().unwrap();
+        assert_eq!(provider, Provider::R2);
+        assert_eq!(address.object_url("k").unwrap(), "https://abc123.r2.cloudflarestorage.com/b/k");
+
+        let missing = S3Config::from_lookup(env(&[("S3_ACCESS_KEY_ID", "id"), ("S3_SECRET_ACCESS_KEY", "s")]));
+        assert!(matches!(missing, Err(Error::Config(m)) if m.contains("S3_BUCKET")));
+        let bad_style = S3Config::from_lookup(env(&[
+            ("S3_ACCESS_KEY_ID", "id"),
+            ("S3_SECRET_ACCESS_KEY", "s"),
+            ("S3_BUCKET", "b"),
+            ("S3_REGION", "auto"),
+            ("S3_ADDRESSING_STYLE", "sideways"),
+        ]));
+        assert!(matches!(bad_style, Err(Error::Config(m)) if m.contains("S3_ADDRESSING_STYLE")));
+    }
+
+    #[test]
+    fn r2_endpoints() {
+        let creds = Credentials::new("id", "secret");
+        let (a, p) = S3Config::r2("acct01", "b", creds.clone()).resolve().unwrap();
+        assert_eq!((a.authority(), p), ("acct01.r2.cloudflarestorage.com", Provider::R2));
+        let (a, _) = S3Config::r2("acct01", "b", creds.clone()).with_jurisdiction("eu").resolve().unwrap();
+        assert_eq!(a.authority(), "acct01.eu.r2.cloudflarestorage.com");
+        assert!(S3Config::r2("acct/01", "b", creds.clone()).resolve().is_err());
+        assert!(S3Config::new("b", "us-east-1", creds).with_jurisdiction("eu").resolve().is_err());
+    }
+}

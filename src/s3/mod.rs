@@ -1,0 +1,349 @@
+//! The S3 backend: AWS S3, Cloudflare R2 and any S3-compatible server, over reqwest.
+//!
+//! Everything that touches the network for S3 lives here; the signing is [`crate::sigv4`]'s.
+
+mod client;
+mod config;
+mod dates;
+mod retry;
+pub(crate) mod xml;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+pub use config::{Provider, S3Config};
+pub use retry::RetryPolicy;
+
+use crate::body::{Body, ObjectBody};
+use crate::sigv4::{BucketAddress, Method, Signer};
+use crate::storage::{
+    GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PresignedRequest, PutObjectOutput, PutOptions,
+    Storage,
+};
+use crate::{Error, Result};
+
+use client::Call;
+
+/// The S3 backend: one bucket on AWS S3, Cloudflare R2 or any S3-compatible server.
+///
+/// Cheap to clone (the HTTP client and the signer are shared). Built from an [`S3Config`], or from the
+/// environment with [`S3Storage::from_env`].
+#[derive(Clone)]
+pub struct S3Storage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    signer: Signer,
+    address: BucketAddress,
+    provider: Provider,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+    /// Milliseconds to add to this machine's clock, learnt from the server when it said the request
+    /// time was too skewed.
+    skew_ms: AtomicI64,
+}
+
+impl S3Storage {
+    /// A backend for `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signing`] for an invalid region, bucket, endpoint or credentials; [`Error::Config`]
+    /// for inconsistent settings or when the HTTP client cannot be built.
+    pub fn new(config: S3Config) -> Result<Self> {
+        let (address, provider) = config.resolve()?;
+        let signer = Signer::new(config.credentials.clone(), &config.region, "s3")?;
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("stowage/", env!("CARGO_PKG_VERSION")));
+        if let Some(timeout) = config.timeout {
+            http = http.timeout(timeout);
+        }
+        if let Some(timeout) = config.read_timeout {
+            http = http.read_timeout(timeout);
+        }
+        let http = http.build().map_err(|e| Error::Config(format!("building the HTTP client: {}", e.without_url())))?;
+        let skew_ms = i64::try_from(config.clock_skew.whole_milliseconds()).unwrap_or(0);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                signer,
+                address,
+                provider,
+                http,
+                retry: config.retry,
+                skew_ms: AtomicI64::new(skew_ms),
+            }),
+        })
+    }
+
+    /// A backend configured from the environment (see [`S3Config::from_env`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`S3Config::from_env`] and [`S3Storage::new`].
+    pub fn from_env() -> Result<Self> {
+        Self::new(S3Config::from_env()?)
+    }
+
+    /// The bucket.
+    #[must_use]
+    pub fn bucket(&self) -> &str {
+        self.inner.address.bucket()
+    }
+
+    /// Which service's rules apply.
+    #[must_use]
+    pub fn provider(&self) -> Provider {
+        self.inner.provider
+    }
+
+    /// Where requests go.
+    #[must_use]
+    pub fn address(&self) -> &BucketAddress {
+        &self.inner.address
+    }
+
+    /// The signer, for requests this backend does not offer (its clock is [`now`](Self::now)).
+    #[must_use]
+    pub fn signer(&self) -> &Signer {
+        &self.inner.signer
+    }
+
+    /// The signing time: this machine's clock, corrected by what the server said about it.
+    #[must_use]
+    pub fn now(&self) -> OffsetDateTime {
+        let skew = time::Duration::milliseconds(self.inner.skew_ms.load(Ordering::Relaxed));
+        OffsetDateTime::now_utc().checked_add(skew).unwrap_or_else(OffsetDateTime::now_utc)
+    }
+
+    /// The correction currently applied to this machine's clock.
+    #[must_use]
+    pub fn clock_skew(&self) -> time::Duration {
+        time::Duration::milliseconds(self.inner.skew_ms.load(Ordering::Relaxed))
+    }
+
+    fn set_clock_skew(&self, server: OffsetDateTime) {
+        let offset = server - OffsetDateTime::now_utc();
+        let ms = i64::try_from(offset.whole_milliseconds()).unwrap_or(0);
+        self.inner.skew_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Checks upload headers against the provider's documented limits.
+    fn check_upload(&self, options: &PutOptions, len: Option<u64>) -> Result<()> {
+        if self.inner.provider == Provider::R2 {
+            crate::r2::check_upload_headers(options.headers().iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            if let Some(len) = len.or_else(|| options.get("content-length").and_then(|v| v.parse().ok())) {
+                crate::r2::check_upload_size(len)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn presign(
+        &self,
+        method: Method,
+        key: &str,
+        headers: &[(String, String)],
+        query: &[(&str, &str)],
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
+        let mut request = self.inner.address.object(method, key)?;
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        for (name, value) in query {
+            request = request.query(*name, *value);
+        }
+        Ok(self.inner.signer.presign(&request, expires_in, self.now())?.into())
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for S3Storage {
+    fn presign_put(&self, key: &str, options: &PutOptions, expires_in: Duration) -> Result<PresignedRequest> {
+        self.check_upload(options, None)?;
+        self.presign(Method::Put, key, options.headers(), &[], expires_in)
+    }
+
+    fn presign_get(&self, key: &str, options: &GetOptions, expires_in: Duration) -> Result<PresignedRequest> {
+        let headers: Vec<(String, String)> =
+            options.range.iter().map(|r| ("range".to_owned(), r.header_value())).collect();
+        self.presign(Method::Get, key, &headers, &options.query(), expires_in)
+    }
+
+    async fn put_object(&self, key: &str, body: Body, options: &PutOptions) -> Result<PutObjectOutput> {
+        self.check_upload(options, Some(body.len()))?;
+        if let Some(declared) = options.get("content-length")
+            && declared.parse::<u64>().ok() != Some(body.len())
+        {
+            return Err(Error::Config(format!(
+                "PutOptions declares content-length {declared} but the body holds {} bytes",
+                body.len()
+            )));
+        }
+        let mut headers: Vec<(&str, Cow<'_, str>)> = options
+            .headers()
+            .iter()
+            .filter(|(k, _)| k != "content-length")
+            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
+            .collect();
+        headers.push(("content-length", Cow::Owned(body.len().to_string())));
+        let call = Call::new("PutObject", Method::Put, Some(key)).headers(headers).body(&body);
+        let response = self.execute(&call).await?;
+        Ok(PutObjectOutput { etag: header(&response, "etag") })
+    }
+
+    async fn head_object(&self, key: &str) -> Result<Option<ObjectMeta>> {
+        let call = Call::new("HeadObject", Method::Head, Some(key)).accept_not_found();
+        let response = self.execute(&call).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(meta_from_headers(key, &response, "HeadObject")?))
+    }
+
+    async fn get_object(&self, key: &str, options: &GetOptions) -> Result<GetObjectOutput> {
+        let range = options.range.map(|r| r.header_value());
+        let mut call = Call::new("GetObject", Method::Get, Some(key))
+            .query(options.query().into_iter().map(|(k, v)| (k, Cow::Borrowed(v))).collect());
+        if let Some(range) = &range {
+            call = call.headers(vec![("range", Cow::Borrowed(range.as_str()))]);
+        }
+        let response = self.execute(&call).await?;
+        let meta = meta_from_headers(key, &response, "GetObject")?;
+        let content_range = header(&response, "content-range");
+        Ok(GetObjectOutput { meta, content_range, body: ObjectBody::from_response(response, "GetObject") })
+    }
+
+    async fn delete_object(&self, key: &str) -> Result<()> {
+        let call = Call::new("DeleteObject", Method::Delete, Some(key));
+        self.execute(&call).await?;
+        Ok(())
+    }
+
+    async fn list_objects(&self, prefix: &str, options: &ListOptions) -> Result<ObjectList> {
+        let mut query = vec![("list-type", Cow::Borrowed("2")), ("encoding-type", Cow::Borrowed("url"))];
+        if !prefix.is_empty() {
+            query.push(("prefix", Cow::Borrowed(prefix)));
+        }
+        if let Some(token) = &options.continuation_token {
+            query.push(("continuation-token", Cow::Borrowed(token.as_str())));
+        }
+        if let Some(max) = options.max_keys {
+            query.push(("max-keys", Cow::Owned(max.to_string())));
+        }
+        let call = Call::new("ListObjectsV2", Method::Get, None).query(query);
+        let response = self.execute(&call).await?;
+        let body = read_limited(response, 16 * 1024 * 1024, "ListObjectsV2").await?;
+        client::parse_list(&body)
+    }
+}
+
+impl fmt::Debug for S3Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Storage")
+            .field("address", &self.inner.address)
+            .field("provider", &self.inner.provider)
+            .field("signer", &self.inner.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response header as text.
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Object metadata from the headers of a HEAD or GET response.
+fn meta_from_headers(key: &str, response: &reqwest::Response, operation: &'static str) -> Result<ObjectMeta> {
+    let headers = response.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // With a range, Content-Range carries the whole size: `bytes 0-15/1234`.
+    let size = match text("content-range").and_then(|r| r.rsplit('/').next().and_then(|t| t.parse().ok())) {
+        Some(total) => total,
+        None => text("content-length")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::InvalidResponse { operation, reason: "no Content-Length in the response".into() })?,
+    };
+    let mut meta = ObjectMeta::new(key, size);
+    meta.content_type = text("content-type");
+    meta.etag = text("etag");
+    meta.last_modified = text("last-modified").and_then(|d| dates::parse_http_date(&d));
+    meta.cache_control = text("cache-control");
+    meta.content_disposition = text("content-disposition");
+    meta.content_encoding = text("content-encoding");
+    for (name, value) in headers {
+        if let (Some(meta_name), Ok(value)) = (name.as_str().strip_prefix("x-amz-meta-"), value.to_str()) {
+            meta.metadata.insert(meta_name.to_owned(), value.to_owned());
+        }
+    }
+    Ok(meta)
+}
+
+/// Reads a response body, refusing more than `limit` bytes.
+async fn read_limited(mut response: reqwest::Response, limit: usize, operation: &'static str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(operation, &e))? {
+        if out.len() + chunk.len() > limit {
+            return Err(Error::InvalidResponse { operation, reason: format!("response larger than {limit} bytes") });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// A reqwest error as the crate's, without the URL (which may carry a signature).
+pub(crate) fn transport_error(operation: &'static str, error: &reqwest::Error) -> Error {
+    let timeout = error.is_timeout();
+    let mut message = error.to_string();
+    let mut source: &dyn std::error::Error = error;
+    while let Some(next) = source.source() {
+        message.push_str(": ");
+        message.push_str(&next.to_string());
+        source = next;
+    }
+    // reqwest's message names the URL; cut it out.
+    let message = strip_urls(&message);
+    Error::Transport { operation, message, timeout, source: None }
+}
+
+/// Replaces anything that looks like a URL with `<url>`.
+fn strip_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("http") {
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        if from.starts_with("http://") || from.starts_with("https://") {
+            let end = from.find(|c: char| c.is_whitespace() || c == ')' || c == '"').unwrap_or(from.len());
+            out.push_str("<url>");
+            rest = &from[end..];
+        } else {
+            out.push_str("http");
+            rest = &from[4..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_cut_out_of_messages() {
+        assert_eq!(
+            strip_urls("error sending request for url (http://h/b/k?X-Amz-Signature=abc): refused"),
+            "error sending request for url (<url>): refused"
+        );
+        assert_eq!(strip_urls("no url here, httpd"), "no url here, httpd");
+    }
+}

@@ -21,7 +21,7 @@
 //! | `Expect: 100-continue` | not supported | [extensions] |
 //!
 //! R2 answers the unsupported headers with `501 NotImplemented` at upload time; stowage refuses them
-//! before sending, with [`Error::Unsupported`](crate::Error::Unsupported), so that the mistake shows
+//! before sending, with [`Error::Unsupported`], so that the mistake shows
 //! up where the request is built.
 //!
 //! [api]: https://developers.cloudflare.com/r2/api/s3/api/

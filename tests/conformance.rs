@@ -206,7 +206,8 @@ async fn refusals(server: &Server, storage: &Arc<dyn Storage>, tally: &mut Tally
     let body = b"exactly 24 bytes of png.";
     let options = PutOptions::new().content_type("image/png").content_length(body.len() as u64);
     let put = storage.presign_put("refusals/upload.png", &options, Duration::from_secs(60)).expect("presign put");
-    let cases: [(&str, Vec<(&str, &str)>, &[u8]); 4] = [
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+    let cases: [Case<'_>; 4] = [
         ("another Content-Type", vec![("content-type", "text/html")], body),
         ("no Content-Type", vec![], body),
         ("a longer body", vec![("content-type", "image/png")], b"exactly 24 bytes of png. and then some"),

@@ -70,7 +70,7 @@ impl S3Storage {
     pub(crate) async fn execute(&self, call: &Call<'_>) -> Result<reqwest::Response> {
         let retry = self.inner.retry;
         let replayable = call.body.is_none_or(Body::is_replayable);
-        let payload_hash = call.body.and_then(|b| b.as_bytes()).map(|bytes| {
+        let payload_hash = call.body.and_then(|b| b.as_bytes()).filter(|_| self.inner.sign_payloads).map(|bytes| {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(bytes))
         });
@@ -105,20 +105,20 @@ impl S3Storage {
                 }
                 Ok(response) => {
                     let mut error = service_error(call.operation, call.method, response).await;
-                    if is_clock_skew(&error, at) && !clock_corrected && replayable {
-                        if let Some(server) = error.server_date {
-                            self.set_clock_skew(server);
-                            clock_corrected = true;
-                            attempt -= 1;
-                            continue;
-                        }
+                    if let Some(server) = error.server_date.filter(|_| is_clock_skew(&error, at))
+                        && !clock_corrected
+                        && replayable
+                    {
+                        self.set_clock_skew(server);
+                        clock_corrected = true;
+                        attempt -= 1;
+                        continue;
                     }
-                    if error.code == S3ErrorCode::SignatureDoesNotMatch || error.status == 403 {
-                        if form == PathForm::Decoded && self.needs_wire_form(call) && replayable {
-                            form = PathForm::AsSent;
-                            attempt -= 1;
-                            continue;
-                        }
+                    let signature_refused = error.code == S3ErrorCode::SignatureDoesNotMatch || error.status == 403;
+                    if signature_refused && form == PathForm::Decoded && self.needs_wire_form(call) && replayable {
+                        form = PathForm::AsSent;
+                        attempt -= 1;
+                        continue;
                     }
                     if error.is_retryable() && retries_left {
                         let delay =

@@ -22,6 +22,24 @@ pub enum Provider {
     Other,
 }
 
+/// Whether uploads sign a SHA-256 of their body (`x-amz-content-sha256`) or send `UNSIGNED-PAYLOAD`.
+///
+/// A signed payload lets the server reject a body altered in transit, at the cost of hashing it on
+/// both sides. Over HTTPS, TLS already protects the body, and botocore sends S3 uploads unsigned;
+/// over plain HTTP it signs them. Streams and files are always sent unsigned (hashing them would
+/// mean reading them twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum PayloadSigning {
+    /// Sign in-memory bodies over plain HTTP, not over HTTPS (botocore's choice).
+    #[default]
+    Auto,
+    /// Sign every in-memory body.
+    Always,
+    /// Never sign the body.
+    Never,
+}
+
 /// Everything the S3 backend needs: bucket, region, credentials, endpoint, addressing, retries and
 /// timeouts. Build it with [`S3Config::new`] (AWS), [`S3Config::r2`] (Cloudflare R2) or
 /// [`S3Config::from_env`], adjust it with the `with_*` methods, and turn it into a backend with
@@ -55,6 +73,7 @@ pub struct S3Config {
     pub(crate) timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) clock_skew: time::Duration,
+    pub(crate) payload_signing: PayloadSigning,
 }
 
 impl S3Config {
@@ -73,6 +92,7 @@ impl S3Config {
             timeout: None,
             read_timeout: Some(Duration::from_secs(60)),
             clock_skew: time::Duration::ZERO,
+            payload_signing: PayloadSigning::Auto,
         }
     }
 
@@ -202,6 +222,12 @@ impl S3Config {
         self
     }
 
+    /// Whether uploads sign their body's SHA-256 (default [`PayloadSigning::Auto`]).
+    pub fn with_payload_signing(mut self, signing: PayloadSigning) -> Self {
+        self.payload_signing = signing;
+        self
+    }
+
     /// The bucket.
     #[must_use]
     pub fn bucket(&self) -> &str {
@@ -227,7 +253,7 @@ impl S3Config {
                     )));
                 }
                 if let Some(j) = jurisdiction
-                    && !(!j.is_empty() && j.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+                    && (j.is_empty() || !j.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
                 {
                     return Err(Error::Config(format!("invalid R2 jurisdiction {j:?}: expected eu or fedramp")));
                 }

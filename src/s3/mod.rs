@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-pub use config::{Provider, S3Config};
+pub use config::{PayloadSigning, Provider, S3Config};
 pub use retry::RetryPolicy;
 
 use crate::body::{Body, ObjectBody};
@@ -44,6 +44,8 @@ struct Inner {
     provider: Provider,
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// Whether in-memory upload bodies are hashed and signed.
+    sign_payloads: bool,
     /// Milliseconds to add to this machine's clock, learnt from the server when it said the request
     /// time was too skewed.
     skew_ms: AtomicI64,
@@ -71,16 +73,21 @@ impl S3Storage {
         }
         let http = http.build().map_err(|e| Error::Config(format!("building the HTTP client: {}", e.without_url())))?;
         let skew_ms = i64::try_from(config.clock_skew.whole_milliseconds()).unwrap_or(0);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                signer,
-                address,
-                provider,
-                http,
-                retry: config.retry,
-                skew_ms: AtomicI64::new(skew_ms),
-            }),
-        })
+        let sign_payloads = match config.payload_signing {
+            PayloadSigning::Always => true,
+            PayloadSigning::Never => false,
+            _ => address.scheme() == crate::sigv4::Scheme::Http,
+        };
+        let inner = Inner {
+            signer,
+            address,
+            provider,
+            http,
+            retry: config.retry,
+            sign_payloads,
+            skew_ms: AtomicI64::new(skew_ms),
+        };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// A backend configured from the environment (see [`S3Config::from_env`]).

@@ -41,14 +41,14 @@ pub struct Server {
 }
 
 enum Guard {
-    S3s { _dir: TempDir, task: tokio::task::JoinHandle<()> },
+    S3s(EmbeddedS3),
     Garage { _dir: TempDir, child: Child },
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         match self {
-            Guard::S3s { task, .. } => task.abort(),
+            Guard::S3s(_) => {}
             Guard::Garage { child, .. } => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -72,43 +72,23 @@ impl Server {
     }
 }
 
+#[path = "../../examples/support/embedded_s3.rs"]
+mod embedded_s3;
+
+pub use embedded_s3::EmbeddedS3;
+
 /// s3s-fs, served in this process on 127.0.0.1:0 (starts in milliseconds; needs nothing installed).
 pub async fn s3s() -> Server {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder as ConnBuilder;
-
-    let dir = TempDir::new("s3s");
-    let bucket = "stowage-test";
-    std::fs::create_dir_all(dir.0.join(bucket)).expect("bucket directory");
-    let access_key = "AKIAS3SFSTESTKEY".to_owned();
-    let secret = "s3s-fs/test+secret=key/0123456789abcdef".to_owned();
-
-    let fs = s3s_fs::FileSystem::new(&dir.0).expect("s3s-fs root");
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key.clone(), secret.clone()));
-    let service = builder.build();
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let task = tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else { continue };
-            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
+    let embedded = EmbeddedS3::start("stowage-test").await.expect("embedded s3s-fs");
     Server {
         name: "s3s-fs",
-        endpoint: format!("http://{addr}"),
-        region: "us-east-1".into(),
-        bucket: bucket.into(),
-        access_key,
-        secret,
+        endpoint: embedded.endpoint.clone(),
+        region: embedded.region.into(),
+        bucket: embedded.bucket.clone(),
+        access_key: embedded.access_key.clone(),
+        secret: embedded.secret_key.clone(),
         supports_session_tokens: false,
-        _guard: Guard::S3s { _dir: dir, task },
+        _guard: Guard::S3s(embedded),
     }
 }
 

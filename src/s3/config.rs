@@ -326,14 +326,14 @@ mod tests {
         let c = S3Config::from_lookup(env(&[
             ("AWS_ACCESS_KEY_ID", "id"),
             ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("S3_BUCKET", "b"),
+            ("S3_BUCKET", "bkt"),
             ("AWS_REGION", "eu-west-1"),
         ]))
         .unwrap();
-        assert_eq!((c.bucket(), c.region()), ("b", "eu-west-1"));
+        assert_eq!((c.bucket(), c.region()), ("bkt", "eu-west-1"));
         let (address, provider) = c.resolve().unwrap();
         assert_eq!(provider, Provider::Aws);
-        assert_eq!(address.authority(), "b.s3.eu-west-1.amazonaws.com");
+        assert_eq!(address.authority(), "bkt.s3.eu-west-1.amazonaws.com");
 
         let r2 = S3Config::from_lookup(env(&[
             ("S3_ACCESS_KEY_ID", "id"),

@@ -58,6 +58,16 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A client's upload claims break the upload policy (feature `constraints`).
+    #[cfg(feature = "constraints")]
+    #[error(transparent)]
+    Policy(crate::constraints::PolicyViolation),
+
+    /// An upload does not match what was signed (feature `constraints`).
+    #[cfg(feature = "constraints")]
+    #[error(transparent)]
+    Mismatch(crate::constraints::UploadMismatch),
+
     /// The server's answer could not be understood.
     #[error("{operation}: unexpected response: {reason}")]
     InvalidResponse {

@@ -68,7 +68,9 @@
 //! | `s3` | yes | [`Storage`], [`S3Storage`] and the R2 rules (reqwest, tokio) |
 //! | `rustls` | yes | TLS through rustls (ring) with the webpki root certificates |
 //! | `native-tls` | | TLS through the platform's library (OpenSSL on Linux) |
-//! | `serde` | | `Serialize` for `PresignedRequest`, `ObjectMeta` and `ObjectList` |
+//! | `serde` | | `Serialize` for `PresignedRequest`, `ObjectMeta` and `ObjectList`; `Deserialize` for tickets |
+//! | `constraints` | | [`constraints`]: upload policies, safe keys, presigned POST, verification after upload |
+//! | `sniff` | | [`constraints::verify_upload`] also checks the first bytes against the declared type (`infer`) |
 //!
 //! With `default-features = false` only [`sigv4`] remains: no HTTP client, no async runtime, no TLS.
 //!
@@ -85,7 +87,11 @@
 
 #[cfg(feature = "s3")]
 mod body;
+#[cfg(feature = "constraints")]
+pub mod constraints;
 mod credentials;
+#[cfg(feature = "s3")]
+mod encoding;
 mod error;
 #[cfg(feature = "s3")]
 pub mod r2;
@@ -103,6 +109,6 @@ pub use error::{Error, Result, S3ErrorCode, ServiceError};
 pub use s3::{PayloadSigning, Provider, RetryPolicy, S3Config, S3Storage};
 #[cfg(feature = "s3")]
 pub use storage::{
-    ByteRange, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PresignedRequest,
-    PutObjectOutput, PutOptions, Storage, content_disposition,
+    ByteRange, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy,
+    PresignedPost, PresignedRequest, PutObjectOutput, PutOptions, Storage, content_disposition,
 };

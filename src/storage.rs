@@ -94,6 +94,103 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ///
     /// Signing, transport and service errors.
     async fn list_objects(&self, prefix: &str, options: &ListOptions) -> Result<ObjectList>;
+
+    /// A presigned browser POST upload (an HTML form): the URL to post to and the form fields to
+    /// send before the file, under a policy the server enforces (key prefix, exact content type, size
+    /// range).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`](crate::Error::Unsupported) where the service has no POST uploads
+    /// (Cloudflare R2); signing errors.
+    fn presign_post(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost>;
+}
+
+/// The conditions of a browser POST upload. Every condition is signed into the policy document; S3
+/// rejects a form that breaks one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct PostPolicy {
+    /// The `key` form field.
+    pub key: String,
+    /// `["starts-with", "$key", …]`: the key must start with this (the whole key is exact otherwise).
+    pub key_starts_with: Option<String>,
+    /// `{"Content-Type": …}`: the exact content type the form must send.
+    pub content_type: Option<String>,
+    /// `["content-length-range", min, max]`: the file's size in bytes.
+    pub content_length_range: Option<(u64, u64)>,
+    /// `success_action_status`: 200, 201 or 204 (S3's default is 204).
+    pub success_action_status: Option<u16>,
+}
+
+impl PostPolicy {
+    /// A policy for uploading to exactly `key`.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            key_starts_with: None,
+            content_type: None,
+            content_length_range: None,
+            success_action_status: None,
+        }
+    }
+
+    /// Accept any key starting with `prefix` (the form's `key` field still defaults to [`key`](Self::key)).
+    pub fn key_starts_with(mut self, prefix: impl Into<String>) -> Self {
+        self.key_starts_with = Some(prefix.into());
+        self
+    }
+
+    /// Require exactly this `Content-Type`.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Require a file size within `min..=max` bytes.
+    pub fn content_length_range(mut self, min: u64, max: u64) -> Self {
+        self.content_length_range = Some((min, max));
+        self
+    }
+
+    /// The status S3 answers a successful upload with.
+    pub fn success_action_status(mut self, status: u16) -> Self {
+        self.success_action_status = Some(status);
+        self
+    }
+}
+
+/// A presigned browser POST upload: post `multipart/form-data` to `url` with `fields` in this order,
+/// then the file in a last field called `file`.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PresignedPost {
+    /// Where to post the form (the bucket's URL).
+    pub url: String,
+    /// The form fields, in order; the file goes after them.
+    pub fields: Vec<(String, String)>,
+    /// When the policy stops being accepted.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+    pub expires_at: OffsetDateTime,
+}
+
+impl fmt::Debug for PresignedPost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields: Vec<(&str, &str)> = self
+            .fields
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "x-amz-signature" | "x-amz-security-token" | "policy" => (k.as_str(), "** redacted **"),
+                _ => (k.as_str(), v.as_str()),
+            })
+            .collect();
+        f.debug_struct("PresignedPost")
+            .field("url", &self.url)
+            .field("fields", &fields)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A request presigned for a browser or another client: send `method` to `url` with exactly these
@@ -103,7 +200,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
 /// "expires_at": RFC 3339}`, ready to return from a JSON endpoint. Its `Debug` output hides the query
 /// string, which is a bearer credential.
 #[derive(Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PresignedRequest {
     /// `PUT`, `GET`, …
     pub method: String,

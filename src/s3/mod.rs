@@ -5,6 +5,7 @@
 mod client;
 mod config;
 mod dates;
+mod post;
 mod retry;
 pub(crate) mod xml;
 
@@ -22,8 +23,8 @@ pub use retry::RetryPolicy;
 use crate::body::{Body, ObjectBody};
 use crate::sigv4::{BucketAddress, Method, Signer};
 use crate::storage::{
-    GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PresignedRequest, PutObjectOutput, PutOptions,
-    Storage,
+    GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy, PresignedPost, PresignedRequest,
+    PutObjectOutput, PutOptions, Storage,
 };
 use crate::{Error, Result};
 
@@ -250,6 +251,10 @@ impl Storage for S3Storage {
         let response = self.execute(&call).await?;
         let body = read_limited(response, 16 * 1024 * 1024, "ListObjectsV2").await?;
         client::parse_list(&body)
+    }
+
+    fn presign_post(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost> {
+        self.presign_post_policy(policy, expires_in)
     }
 }
 

@@ -68,6 +68,6 @@ pub use output::{AuthHeaders, PresignedUrl, SigningDetails, redact_query, redact
 pub use request::{Method, Payload, Request, Scheme};
 pub use settings::{SessionToken, SigningSettings};
 pub use signer::{MAX_PRESIGN_EXPIRY, Signer};
-pub use time::parse_amz_date;
+pub use time::{format_amz_date, parse_amz_date};
 
 pub use crate::Credentials;

@@ -56,6 +56,21 @@ fn put_digits(out: &mut [u8], mut value: u32) {
     }
 }
 
+/// Writes `at` as an ISO 8601 basic UTC timestamp, `20130524T000000Z` (the `X-Amz-Date` format).
+///
+/// # Errors
+///
+/// [`Error::TimeOutOfRange`] for years outside 0000..=9999.
+///
+/// ```
+/// let t = stowage::sigv4::parse_amz_date("20130524T000000Z")?;
+/// assert_eq!(stowage::sigv4::format_amz_date(t)?, "20130524T000000Z");
+/// # Ok::<(), stowage::sigv4::Error>(())
+/// ```
+pub fn format_amz_date(at: OffsetDateTime) -> Result<String, Error> {
+    Ok(AmzDate::new(at)?.as_str().to_owned())
+}
+
 /// Parses an ISO 8601 basic UTC timestamp such as `20130524T000000Z` (the `X-Amz-Date` format).
 ///
 /// # Errors

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[cfg(feature = "s3")]
+pub mod multipart;
+#[cfg(feature = "s3")]
 pub mod raw_http;
 pub mod rng;
 #[cfg(feature = "s3")]

@@ -1,0 +1,203 @@
+//! Object keys from untrusted file names.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The longest sanitised name kept in a key, in characters, extension included.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The longest sanitised name in bytes of UTF-8: well under the 255 bytes a file name may hold, for
+/// the S3-compatible servers that store each key segment as a file.
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// The longest extension kept, in characters.
+const MAX_EXTENSION_CHARS: usize = 16;
+
+/// Names Windows refuses for files, whatever the extension.
+const WINDOWS_RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2",
+    "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// Makes an untrusted file name safe to use in an object key and to offer back as a download name,
+/// keeping it readable:
+///
+/// - only the last path component is kept (`../../etc/passwd` → `passwd`; `C:\x\y.png` → `y.png`);
+/// - Unicode is normalised (NFC), so that `é` and `e` + U+0301 give the same key;
+/// - control characters, bidirectional overrides (the `evil\u{202E}gnp.exe` trick) and invisible
+///   characters are removed; path separators (and the Unicode characters that look like them),
+///   reserved URL and shell characters become `-`; letters, digits, emoji and other symbols stay;
+/// - runs of separators collapse, leading and trailing dots, dashes and spaces go (no hidden files,
+///   no `.` or `..`);
+/// - Windows reserved names (`CON`, `NUL`, `COM1`, …) get a `_` in front;
+/// - the name is cut to 100 characters and 200 bytes, keeping its extension (up to 16 ASCII letters
+///   and digits);
+/// - an empty result becomes `file`.
+///
+/// ```
+/// use stowage::constraints::sanitize_filename;
+/// assert_eq!(sanitize_filename("../../etc/passwd"), "passwd");
+/// assert_eq!(sanitize_filename("My Photo (1).JPG"), "My Photo (1).JPG");
+/// assert_eq!(sanitize_filename("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+/// assert_eq!(sanitize_filename("CON.txt"), "_CON.txt");
+/// ```
+#[must_use]
+pub fn sanitize_filename(filename: &str) -> String {
+    let last = filename.rsplit(['/', '\\']).next().unwrap_or_default();
+    let normalised: String = last.nfc().collect();
+    let mut cleaned = String::with_capacity(normalised.len());
+    for c in normalised.chars() {
+        if c.is_control() || is_invisible(c) {
+            continue;
+        }
+        let c = if c.is_whitespace() { ' ' } else { c };
+        let keep = c.is_alphanumeric()
+            || matches!(c, '.' | '-' | '_' | ' ' | '(' | ')' | '+' | ',' | '@' | '=')
+            || (!c.is_ascii() && !looks_like_a_separator(c));
+        let c = if keep { c } else { '-' };
+        // Collapse runs of separators.
+        if matches!(c, '-' | ' ' | '.' | '_') && cleaned.ends_with(c) {
+            continue;
+        }
+        cleaned.push(c);
+    }
+    let trimmed = cleaned.trim_matches(['.', '-', ' ', '_']);
+    let (stem, extension) = split_extension(trimmed);
+    let stem = stem.trim_matches(['.', '-', ' ', '_']);
+    let stem = if stem.is_empty() { "file" } else { stem };
+    let stem = if WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+        format!("_{stem}")
+    } else {
+        stem.to_owned()
+    };
+    let room_chars = MAX_NAME_CHARS - extension.map_or(0, |e| e.chars().count() + 1);
+    let room_bytes = MAX_NAME_BYTES - extension.map_or(0, |e| e.len() + 1);
+    let mut used = 0;
+    let stem: String = stem
+        .chars()
+        .take(room_chars)
+        .take_while(|c| {
+            used += c.len_utf8();
+            used <= room_bytes
+        })
+        .collect();
+    let stem = stem.trim_end_matches(['.', '-', ' ', '_']);
+    match extension {
+        Some(ext) => format!("{stem}.{ext}"),
+        None => stem.to_owned(),
+    }
+}
+
+/// Splits `name.ext` when the extension is 1 to 16 ASCII letters and digits.
+fn split_extension(name: &str) -> (&str, Option<&str>) {
+    match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !ext.is_empty()
+                && ext.chars().count() <= MAX_EXTENSION_CHARS
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            (stem, Some(ext))
+        }
+        _ => (name, None),
+    }
+}
+
+/// Characters that display like `/` or `\\`.
+fn looks_like_a_separator(c: char) -> bool {
+    matches!(c, '\u{2044}' | '\u{2215}' | '\u{29F8}' | '\u{29F9}' | '\u{FF0F}' | '\u{FF3C}' | '\u{FE68}')
+}
+
+/// Bidirectional controls, zero-width characters, the BOM and other format characters that make a
+/// name display differently from what it is.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// 128 random bits as 26 lowercase base32 characters, never the same twice in a process and
+/// unpredictable across processes (seeded from the operating system's randomness through the
+/// standard library's hasher keys).
+#[must_use]
+pub fn unique_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut words = [0u64; 2];
+    for (i, word) in words.iter_mut().enumerate() {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(count);
+        hasher.write_u128(nanos);
+        hasher.write_usize(i);
+        hasher.write_u32(std::process::id());
+        *word = hasher.finish();
+    }
+    let mut bits = (u128::from(words[0]) << 64) | u128::from(words[1]);
+    // The counter in the low bits: distinct even if two hashes ever collided.
+    bits ^= u128::from(count);
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    (0..26)
+        .map(|i| {
+            let shift = 128u32.saturating_sub(5 * (i + 1));
+            char::from(ALPHABET[((bits >> shift) & 0x1f) as usize])
+        })
+        .collect()
+}
+
+/// A collision-free key for an upload of `filename` under `prefix`: `<prefix><unique id>/<sanitised
+/// name>`. The unique part keeps two uploads of `photo.jpg` apart; the name stays readable for
+/// listings and downloads.
+///
+/// Why not `uploads/${Date.now()}-${filename}`: two uploads in the same millisecond overwrite each
+/// other; `../` and `/` in the name escape the prefix or create folders; control characters and
+/// bidirectional overrides make `evil\u{202E}gnp.exe` display as `evilexe.png`; `.` and `..` segments
+/// are rewritten by browsers, so the presigned URL no longer matches its signature; a long name
+/// pushes the key past S3's 1024 bytes; `é` written two ways gives two different keys; and a name
+/// like `CON` cannot be saved on Windows.
+///
+/// ```
+/// let key = stowage::constraints::safe_key("uploads/", "../../My Photo.png");
+/// assert!(key.starts_with("uploads/") && key.ends_with("/My Photo.png"));
+/// assert!(!key.contains(".."));
+/// ```
+#[must_use]
+pub fn safe_key(prefix: &str, filename: &str) -> String {
+    format!("{prefix}{}/{}", unique_id(), sanitize_filename(filename))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_ids_differ_and_are_url_safe() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| unique_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(
+            ids.iter().all(|id| id.len() == 26 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        );
+    }
+
+    #[test]
+    fn extensions_are_kept_when_names_are_cut() {
+        let name = sanitize_filename(&format!("{}.jpeg", "a".repeat(300)));
+        assert_eq!(name.chars().count(), MAX_NAME_CHARS);
+        assert!(name.ends_with(".jpeg"));
+        let name = sanitize_filename(&format!("{}.jpeg", "😀".repeat(300)));
+        assert!(name.len() <= MAX_NAME_BYTES && name.ends_with(".jpeg"), "{name}");
+        assert_eq!(sanitize_filename("a\u{FF0F}b\u{2215}c.txt"), "a-b-c.txt");
+        assert_eq!(sanitize_filename("no\u{A0}break\u{3000}space.txt"), "no break space.txt");
+        assert_eq!(sanitize_filename("archive.tar.gz"), "archive.tar.gz");
+        assert_eq!(sanitize_filename("weird.ext with space"), "weird.ext with space");
+    }
+}

@@ -1,0 +1,390 @@
+//! The upload policy: what a client may upload, checked before anything is signed.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::storage::{PostPolicy, PresignedPost, PresignedRequest, PutOptions, Storage};
+use crate::{Error, Result};
+
+use super::key::{safe_key, sanitize_filename};
+
+/// A media-type pattern: `image/png` (exact), `image/*` (any image) or `*/*` (anything).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypePattern {
+    /// Lowercase `type`, or `*`.
+    kind: String,
+    /// Lowercase `subtype`, or `*`.
+    subtype: String,
+}
+
+impl TypePattern {
+    /// Parses a pattern.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyViolation::InvalidContentType`] when `pattern` is not `type/subtype` made of media-type
+    /// characters, or `type/*`, or `*/*`.
+    pub fn parse(pattern: &str) -> Result<Self, PolicyViolation> {
+        let invalid = || PolicyViolation::InvalidContentType { content_type: shorten(pattern) };
+        let (kind, subtype) = pattern.trim().split_once('/').ok_or_else(invalid)?;
+        let ok = |s: &str, star: bool| {
+            (star && s == "*") || (!s.is_empty() && s.len() <= 127 && s.bytes().all(is_media_char))
+        };
+        if !ok(kind, true) || !ok(subtype, true) || (kind == "*" && subtype != "*") {
+            return Err(invalid());
+        }
+        Ok(Self { kind: kind.to_ascii_lowercase(), subtype: subtype.to_ascii_lowercase() })
+    }
+
+    /// Whether the media type `essence` (`type/subtype`, lowercase) matches.
+    fn matches(&self, kind: &str, subtype: &str) -> bool {
+        (self.kind == "*" || self.kind == kind) && (self.subtype == "*" || self.subtype == subtype)
+    }
+}
+
+impl fmt::Display for TypePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.subtype)
+    }
+}
+
+/// RFC 6838 `restricted-name-chars`.
+fn is_media_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b)
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+/// Splits a content type into lowercase `type` and `subtype`, checking it (parameters after `;`
+/// must be visible ASCII).
+fn parse_content_type(content_type: &str) -> Result<(String, String), PolicyViolation> {
+    let invalid = || PolicyViolation::InvalidContentType { content_type: shorten(content_type) };
+    let (essence, params) = content_type.split_once(';').unwrap_or((content_type, ""));
+    let (kind, subtype) = essence.trim().split_once('/').ok_or_else(invalid)?;
+    let ok = |s: &str| !s.is_empty() && s.len() <= 127 && s.bytes().all(is_media_char);
+    if !ok(kind) || !ok(subtype) || !params.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Err(invalid());
+    }
+    Ok((kind.to_ascii_lowercase(), subtype.to_ascii_lowercase()))
+}
+
+/// Why an upload was refused before anything was signed. Each says what the client did wrong, in
+/// words a person understands, and the HTTP status a web handler should answer with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyViolation {
+    /// The content type is not one the policy allows.
+    #[error("files of type {content_type} are not accepted (allowed: {})", allowed.join(", "))]
+    TypeNotAllowed {
+        /// The type the client declared.
+        content_type: String,
+        /// The patterns the policy allows.
+        allowed: Vec<String>,
+    },
+    /// The declared size is over the limit.
+    #[error("the file is {} but the limit is {}", human_size(*size), human_size(*max))]
+    TooLarge {
+        /// The size the client declared.
+        size: u64,
+        /// The policy's maximum.
+        max: u64,
+    },
+    /// The file is empty and the policy does not allow empty files.
+    #[error("the file is empty")]
+    Empty,
+    /// The content type is not a media type.
+    #[error("{content_type:?} is not a media type such as image/png")]
+    InvalidContentType {
+        /// What the client sent.
+        content_type: String,
+    },
+}
+
+impl PolicyViolation {
+    /// The HTTP status to answer with: 415 for a refused type, 413 for a file too large, 400
+    /// otherwise.
+    #[must_use]
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::TypeNotAllowed { .. } => 415,
+            Self::TooLarge { .. } => 413,
+            _ => 400,
+        }
+    }
+}
+
+/// `1.5 MiB`, `340 bytes`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// What clients may upload, and for how long a presigned upload stays valid.
+///
+/// ```
+/// use std::time::Duration;
+/// use stowage::constraints::UploadPolicy;
+///
+/// let avatars = UploadPolicy::new("avatars/")
+///     .allow_type("image/png")?
+///     .allow_type("image/jpeg")?
+///     .max_size(5 * 1024 * 1024)
+///     .expires_in(Duration::from_secs(120));
+/// assert!(avatars.check("me.png", "image/png", 48_213).is_ok());
+/// assert!(avatars.check("me.exe", "application/x-msdownload", 48_213).is_err());
+/// # Ok::<(), stowage::constraints::PolicyViolation>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct UploadPolicy {
+    allowed: Vec<TypePattern>,
+    max_size: u64,
+    allow_empty: bool,
+    key_prefix: String,
+    expires_in: Duration,
+}
+
+impl UploadPolicy {
+    /// A policy for keys under `key_prefix` (such as `uploads/`), allowing no type until
+    /// [`allow_type`](Self::allow_type) is called, at most 10 MiB, no empty files, 5 minutes.
+    pub fn new(key_prefix: impl Into<String>) -> Self {
+        Self {
+            allowed: Vec::new(),
+            max_size: 10 * 1024 * 1024,
+            allow_empty: false,
+            key_prefix: key_prefix.into(),
+            expires_in: Duration::from_secs(300),
+        }
+    }
+
+    /// Allows a media type: `image/png`, or a pattern like `image/*`.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyViolation::InvalidContentType`] for a malformed pattern.
+    pub fn allow_type(mut self, pattern: &str) -> Result<Self, PolicyViolation> {
+        self.allowed.push(TypePattern::parse(pattern)?);
+        Ok(self)
+    }
+
+    /// The largest upload, in bytes.
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// Whether empty files are accepted (not by default).
+    pub fn allow_empty(mut self, allow: bool) -> Self {
+        self.allow_empty = allow;
+        self
+    }
+
+    /// How long a presigned upload stays valid (1 s to 7 days).
+    pub fn expires_in(mut self, expires_in: Duration) -> Self {
+        self.expires_in = expires_in;
+        self
+    }
+
+    /// The key prefix.
+    #[must_use]
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// The largest upload.
+    #[must_use]
+    pub fn max_size_bytes(&self) -> u64 {
+        self.max_size
+    }
+
+    /// The allowed type patterns.
+    #[must_use]
+    pub fn allowed_types(&self) -> &[TypePattern] {
+        &self.allowed
+    }
+
+    /// Checks a client's claims about a file: type allowed, size within the limit, not empty unless
+    /// allowed.
+    ///
+    /// # Errors
+    ///
+    /// The first [`PolicyViolation`] found.
+    pub fn check(&self, _filename: &str, content_type: &str, declared_size: u64) -> Result<(), PolicyViolation> {
+        let (kind, subtype) = parse_content_type(content_type)?;
+        if !self.allowed.iter().any(|p| p.matches(&kind, &subtype)) {
+            return Err(PolicyViolation::TypeNotAllowed {
+                content_type: shorten(content_type),
+                allowed: self.allowed.iter().map(ToString::to_string).collect(),
+            });
+        }
+        if declared_size == 0 && !self.allow_empty {
+            return Err(PolicyViolation::Empty);
+        }
+        if declared_size > self.max_size {
+            return Err(PolicyViolation::TooLarge { size: declared_size, max: self.max_size });
+        }
+        Ok(())
+    }
+
+    /// Checks the client's claims, then presigns a PUT to a fresh, safe key ([`safe_key`]) that signs
+    /// the exact Content-Type and Content-Length, so that S3 or R2 itself refuses any other upload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Policy`] when the claims break the policy (answer with its
+    /// [`http_status`](PolicyViolation::http_status)); signing and backend errors otherwise.
+    pub fn presign_upload(
+        &self,
+        storage: &dyn Storage,
+        filename: &str,
+        content_type: &str,
+        declared_size: u64,
+    ) -> Result<UploadTicket> {
+        self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
+        let key = safe_key(&self.key_prefix, filename);
+        let options = PutOptions::new().content_type(content_type).content_length(declared_size);
+        let request = storage.presign_put(&key, &options, self.expires_in)?;
+        Ok(UploadTicket {
+            key,
+            filename: sanitize_filename(filename),
+            content_type: content_type.to_owned(),
+            size: declared_size,
+            request,
+        })
+    }
+
+    /// As [`presign_upload`](Self::presign_upload), for an HTML form: a presigned POST whose policy
+    /// requires the key prefix, the exact content type and a size from 1 byte (0 if empty files are
+    /// allowed) to the declared size. Not available on Cloudflare R2.
+    ///
+    /// # Errors
+    ///
+    /// As [`presign_upload`](Self::presign_upload); [`Error::Unsupported`] on R2.
+    pub fn presign_post(
+        &self,
+        storage: &dyn Storage,
+        filename: &str,
+        content_type: &str,
+        declared_size: u64,
+    ) -> Result<(UploadTicket, PresignedPost)> {
+        self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
+        let key = safe_key(&self.key_prefix, filename);
+        let min = u64::from(!self.allow_empty);
+        let policy = PostPolicy::new(key.clone())
+            .key_starts_with(self.key_prefix.clone())
+            .content_type(content_type)
+            .content_length_range(min, declared_size.max(min))
+            .success_action_status(201);
+        let post = storage.presign_post(&policy, self.expires_in)?;
+        let ticket = UploadTicket {
+            key,
+            filename: sanitize_filename(filename),
+            content_type: content_type.to_owned(),
+            size: declared_size,
+            request: PresignedRequest {
+                method: "POST".into(),
+                url: post.url.clone(),
+                headers: Default::default(),
+                expires_at: post.expires_at,
+            },
+        };
+        Ok((ticket, post))
+    }
+}
+
+/// A presigned upload and what it was signed for: the key, the exact type and size. Keep it (or its
+/// key, type and size) until the client says it is done, then pass it to
+/// [`verify_upload`](super::verify_upload).
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct UploadTicket {
+    /// Where the file goes.
+    pub key: String,
+    /// The client's file name, sanitised: offer it back as the download name.
+    pub filename: String,
+    /// The signed Content-Type.
+    pub content_type: String,
+    /// The signed Content-Length.
+    pub size: u64,
+    /// What the client sends: method, URL, headers, expiry.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub request: PresignedRequest,
+}
+
+impl UploadTicket {
+    /// A ticket for an object uploaded by other means (stored key, type and size), to verify it.
+    #[must_use]
+    pub fn for_existing(key: impl Into<String>, content_type: impl Into<String>, size: u64) -> Self {
+        let key = key.into();
+        Self {
+            filename: sanitize_filename(key.rsplit('/').next().unwrap_or_default()),
+            key,
+            content_type: content_type.into(),
+            size,
+            request: PresignedRequest {
+                method: String::new(),
+                url: String::new(),
+                headers: Default::default(),
+                expires_at: time::OffsetDateTime::UNIX_EPOCH,
+            },
+        }
+    }
+}
+
+impl fmt::Debug for UploadTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadTicket")
+            .field("key", &self.key)
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("size", &self.size)
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> UploadPolicy {
+        UploadPolicy::new("u/").allow_type("image/*").unwrap().allow_type("application/pdf").unwrap().max_size(1000)
+    }
+
+    #[test]
+    fn types_sizes_and_emptiness() {
+        let p = policy();
+        assert!(p.check("a.png", "image/png", 10).is_ok());
+        assert!(p.check("a.png", "IMAGE/PNG", 10).is_ok());
+        assert!(p.check("a.pdf", "application/pdf; charset=binary", 10).is_ok());
+        let err = p.check("a.exe", "application/x-msdownload", 10).unwrap_err();
+        assert_eq!(err.http_status(), 415);
+        assert_eq!(
+            err.to_string(),
+            "files of type application/x-msdownload are not accepted (allowed: image/*, application/pdf)"
+        );
+        let err = p.check("a.png", "image/png", 5 * 1024 * 1024 * 1024).unwrap_err();
+        assert_eq!(err.http_status(), 413);
+        assert_eq!(err.to_string(), "the file is 5.0 GiB but the limit is 1000 bytes");
+        assert_eq!(p.check("a.png", "image/png", 0), Err(PolicyViolation::Empty));
+        assert!(p.clone().allow_empty(true).check("a.png", "image/png", 0).is_ok());
+        for bad in ["", "image", "image/", "/png", "image/png\r\nX: y", "ima ge/png", "*/png"] {
+            assert!(matches!(p.check("a", bad, 1), Err(PolicyViolation::InvalidContentType { .. })), "{bad:?}");
+        }
+        assert!(UploadPolicy::new("").allow_type("*/png").is_err());
+        assert!(UploadPolicy::new("").allow_type("*/*").unwrap().check("x", "text/plain", 1).is_ok());
+        assert!(UploadPolicy::new("").check("x", "text/plain", 1).is_err(), "nothing is allowed by default");
+    }
+}

@@ -1,0 +1,265 @@
+//! Checking an upload after the client says it is done.
+
+use std::fmt;
+
+use crate::storage::{ObjectMeta, Storage};
+use crate::{Error, Result};
+
+use super::policy::UploadTicket;
+
+/// How [`verify_upload`] checks, and what it does about a mismatch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct VerifyOptions {
+    delete_on_mismatch: bool,
+    sniff: bool,
+}
+
+impl VerifyOptions {
+    /// Check existence, size and type; leave a mismatching object in place.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Delete an object that does not match what was signed.
+    pub fn delete_on_mismatch(mut self, delete: bool) -> Self {
+        self.delete_on_mismatch = delete;
+        self
+    }
+
+    /// Also fetch the first bytes (a ranged GET of 8 KiB) and check them against the signature of
+    /// the declared type: PNG, JPEG, GIF, WebP, PDF, ZIP and the many other formats the `infer` crate
+    /// knows.
+    #[cfg(feature = "sniff")]
+    pub fn sniff(mut self, sniff: bool) -> Self {
+        self.sniff = sniff;
+        self
+    }
+}
+
+/// One way an upload differs from what was signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// Nothing was uploaded to the key.
+    Missing,
+    /// The object's size is not the signed size.
+    Size {
+        /// The signed size.
+        expected: u64,
+        /// The stored size.
+        actual: u64,
+    },
+    /// The object's Content-Type is not the signed one.
+    Type {
+        /// The signed type.
+        expected: String,
+        /// The stored type.
+        actual: Option<String>,
+    },
+    /// The first bytes are not those of the declared type.
+    Content {
+        /// The declared type.
+        declared: String,
+        /// What the bytes look like, if recognised.
+        detected: Option<String>,
+    },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("nothing was uploaded"),
+            Self::Size { expected, actual } => write!(f, "{actual} bytes arrived instead of {expected}"),
+            Self::Type { expected, actual } => {
+                write!(f, "stored as {} instead of {expected}", actual.as_deref().unwrap_or("no type"))
+            }
+            Self::Content { declared, detected: Some(detected) } => {
+                write!(f, "declared {declared} but the contents are {detected}")
+            }
+            Self::Content { declared, detected: None } => {
+                write!(f, "declared {declared} but the contents do not start like one")
+            }
+        }
+    }
+}
+
+/// An upload that does not match what was signed: every difference found, and whether the object
+/// was deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadMismatch {
+    /// The key checked.
+    pub key: String,
+    /// What differed.
+    pub problems: Vec<Mismatch>,
+    /// Whether the object was deleted ([`VerifyOptions::delete_on_mismatch`]).
+    pub deleted: bool,
+}
+
+impl UploadMismatch {
+    /// The HTTP status to answer the client with: 409 when nothing arrived, 422 otherwise.
+    #[must_use]
+    pub fn http_status(&self) -> u16 {
+        if self.problems.contains(&Mismatch::Missing) { 409 } else { 422 }
+    }
+}
+
+impl fmt::Display for UploadMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the upload to {:?} does not match what was signed: ", self.key)?;
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        if self.deleted {
+            f.write_str(" (deleted)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UploadMismatch {}
+
+/// The lowercase `type/subtype` of a content type.
+fn essence(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// Checks what landed at `ticket.key` after the client says the upload is done: it exists, its size
+/// is the signed size, its type the signed type, and (with [`VerifyOptions::sniff`]) its first bytes
+/// look like that type.
+///
+/// # Errors
+///
+/// [`Error::Mismatch`] listing what differed (answer with its
+/// [`http_status`](UploadMismatch::http_status)); backend errors otherwise.
+pub async fn verify_upload(
+    storage: &dyn Storage,
+    ticket: &UploadTicket,
+    options: &VerifyOptions,
+) -> Result<ObjectMeta> {
+    let Some(meta) = storage.head_object(&ticket.key).await? else {
+        return Err(Error::Mismatch(UploadMismatch {
+            key: ticket.key.clone(),
+            problems: vec![Mismatch::Missing],
+            deleted: false,
+        }));
+    };
+    let mut problems = Vec::new();
+    if meta.size != ticket.size {
+        problems.push(Mismatch::Size { expected: ticket.size, actual: meta.size });
+    }
+    if meta.content_type.as_deref().map(essence) != Some(essence(&ticket.content_type)) {
+        problems.push(Mismatch::Type { expected: ticket.content_type.clone(), actual: meta.content_type.clone() });
+    }
+    if options.sniff
+        && let Some(problem) = sniff(storage, ticket).await?
+    {
+        problems.push(problem);
+    }
+    if problems.is_empty() {
+        return Ok(meta);
+    }
+    let deleted = options.delete_on_mismatch && storage.delete_object(&ticket.key).await.is_ok();
+    Err(Error::Mismatch(UploadMismatch { key: ticket.key.clone(), problems, deleted }))
+}
+
+#[cfg(not(feature = "sniff"))]
+async fn sniff(_storage: &dyn Storage, _ticket: &UploadTicket) -> Result<Option<Mismatch>> {
+    Ok(None)
+}
+
+#[cfg(feature = "sniff")]
+async fn sniff(storage: &dyn Storage, ticket: &UploadTicket) -> Result<Option<Mismatch>> {
+    use crate::storage::{ByteRange, GetOptions};
+    const HEAD: usize = 8192;
+    if ticket.size == 0 {
+        return Ok(None);
+    }
+    let mut object = storage.get_object(&ticket.key, &GetOptions::new().range(ByteRange::first(HEAD as u64))).await?;
+    let mut head = Vec::with_capacity(HEAD);
+    while head.len() < HEAD {
+        match object.body.chunk().await? {
+            Some(chunk) => head.extend_from_slice(&chunk[..chunk.len().min(HEAD - head.len())]),
+            None => break,
+        }
+    }
+    Ok(content_verdict(&essence(&ticket.content_type), &head))
+}
+
+/// Whether `head` looks like `declared` (a lowercase essence).
+#[cfg(feature = "sniff")]
+pub(crate) fn content_verdict(declared: &str, head: &[u8]) -> Option<Mismatch> {
+    let declared = canonical_type(declared);
+    let detected = infer::get(head).map(|t| canonical_type(t.mime_type()));
+    let mismatch = |detected: Option<&str>| Mismatch::Content {
+        declared: declared.to_owned(),
+        detected: detected.map(str::to_owned),
+    };
+    match detected {
+        // "Some binary data" claims nothing to check.
+        _ if declared == "application/octet-stream" => None,
+        Some(found) if found == declared => None,
+        // Office documents, EPUB, JAR and the like are ZIP files inside.
+        Some("application/zip") if is_zip_based(declared) => None,
+        Some(found) => Some(mismatch(Some(found))),
+        // No known signature: only a type with a signature of its own is contradicted.
+        None if infer::is_mime_supported(declared) => Some(mismatch(None)),
+        None => None,
+    }
+}
+
+/// The usual name of a type that has aliases.
+#[cfg(feature = "sniff")]
+fn canonical_type(mime: &str) -> &str {
+    match mime {
+        "image/jpg" | "image/pjpeg" => "image/jpeg",
+        "image/x-png" => "image/png",
+        "application/x-zip-compressed" | "application/x-zip" => "application/zip",
+        "application/x-pdf" => "application/pdf",
+        "audio/mp3" => "audio/mpeg",
+        other => other,
+    }
+}
+
+#[cfg(feature = "sniff")]
+fn is_zip_based(mime: &str) -> bool {
+    mime.starts_with("application/vnd.openxmlformats-officedocument.")
+        || mime.starts_with("application/vnd.oasis.opendocument.")
+        || matches!(
+            mime,
+            "application/epub+zip" | "application/java-archive" | "application/vnd.android.package-archive"
+        )
+}
+
+#[cfg(all(test, feature = "sniff"))]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
+    const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj";
+    const ELF: &[u8] = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01\0\0\0\0\x10\x40\0\0\0\0\0\
+        \x40\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x40\0\x38\0\x01\0\0\0\0\0";
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(content_verdict("image/png", PNG), None);
+        assert_eq!(content_verdict("image/jpeg", JPEG), None);
+        assert_eq!(content_verdict("image/jpg", JPEG), None);
+        assert_eq!(content_verdict("application/pdf", PDF), None);
+        assert!(
+            matches!(content_verdict("image/png", JPEG), Some(Mismatch::Content { detected: Some(d), .. }) if d == "image/jpeg")
+        );
+        assert!(matches!(
+            content_verdict("image/png", b"just text, no png"),
+            Some(Mismatch::Content { detected: None, .. })
+        ));
+        assert!(content_verdict("text/plain", ELF).is_some(), "an executable is not text");
+        assert_eq!(content_verdict("text/csv", b"a,b\n1,2\n"), None, "no signature to check");
+        assert_eq!(content_verdict("application/octet-stream", ELF), None);
+    }
+}

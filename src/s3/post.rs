@@ -1,0 +1,123 @@
+//! Browser POST uploads: the policy document, signed with the day's SigV4 key.
+
+use std::time::Duration;
+
+use super::{Provider, S3Storage};
+use crate::encoding::{base64, json_string};
+use crate::sigv4::{MAX_PRESIGN_EXPIRY, Method, check_key, format_amz_date};
+use crate::storage::{PostPolicy, PresignedPost};
+use crate::{Error, Result};
+
+/// `2025-01-01T00:00:00Z`, as the policy's `expiration`.
+fn iso8601(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+fn checked_field(name: &str, value: &str) -> Result<()> {
+    if value.bytes().any(|b| b.is_ascii_control()) {
+        return Err(crate::sigv4::Error::InvalidHeaderValue {
+            name: name.to_owned(),
+            reason: "it holds a control character",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+impl S3Storage {
+    pub(crate) fn presign_post_policy(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost> {
+        if self.provider() == Provider::R2 {
+            return Err(Error::Unsupported {
+                backend: crate::r2::BACKEND,
+                what: "browser POST uploads (presigned POST policies)".into(),
+                reason: "R2 documents POST object as not supported; use a presigned PUT",
+            });
+        }
+        if expires_in < Duration::from_secs(1) || expires_in > MAX_PRESIGN_EXPIRY {
+            return Err(crate::sigv4::Error::ExpiresOutOfRange { seconds: expires_in.as_secs() }.into());
+        }
+        check_key(&policy.key)?;
+        if let Some(prefix) = &policy.key_starts_with
+            && !policy.key.starts_with(prefix.as_str())
+        {
+            return Err(Error::Config(format!("the key {:?} does not start with {prefix:?}", policy.key)));
+        }
+        if let Some((min, max)) = policy.content_length_range
+            && min > max
+        {
+            return Err(Error::Config(format!("content-length-range {min}..={max} is empty")));
+        }
+        if let Some(ct) = &policy.content_type {
+            checked_field("Content-Type", ct)?;
+        }
+
+        let now = self.now();
+        let signer = self.signer();
+        let amz_date = format_amz_date(now)?;
+        let credential = signer.credential(now)?;
+        let expires_at = now + time::Duration::seconds(i64::try_from(expires_in.as_secs()).unwrap_or(0));
+        let token = signer.credentials().session_token();
+
+        let mut fields: Vec<(String, String)> = vec![("key".into(), policy.key.clone())];
+        let mut conditions = vec![format!("{{\"bucket\":{}}}", json_string(self.bucket()))];
+        match &policy.key_starts_with {
+            Some(prefix) => conditions.push(format!("[\"starts-with\",\"$key\",{}]", json_string(prefix))),
+            None => conditions.push(format!("{{\"key\":{}}}", json_string(&policy.key))),
+        }
+        if let Some(ct) = &policy.content_type {
+            conditions.push(format!("{{\"Content-Type\":{}}}", json_string(ct)));
+            fields.push(("Content-Type".into(), ct.clone()));
+        }
+        if let Some((min, max)) = policy.content_length_range {
+            conditions.push(format!("[\"content-length-range\",{min},{max}]"));
+        }
+        if let Some(status) = policy.success_action_status {
+            conditions.push(format!("{{\"success_action_status\":\"{status}\"}}"));
+            fields.push(("success_action_status".into(), status.to_string()));
+        }
+        let mut auth = vec![
+            ("x-amz-algorithm", "AWS4-HMAC-SHA256".to_owned()),
+            ("x-amz-credential", credential),
+            ("x-amz-date", amz_date),
+        ];
+        if let Some(token) = token {
+            auth.push(("x-amz-security-token", token.to_owned()));
+        }
+        for (name, value) in &auth {
+            conditions.push(format!("{{{}:{}}}", json_string(name), json_string(value)));
+            fields.push(((*name).to_owned(), value.clone()));
+        }
+        let document = format!(
+            "{{\"expiration\":{},\"conditions\":[{}]}}",
+            json_string(&iso8601(expires_at)),
+            conditions.join(",")
+        );
+        let encoded = base64(document.as_bytes());
+        let signature = signer.sign_string(&encoded, now)?;
+        fields.push(("policy".into(), encoded));
+        fields.push(("x-amz-signature".into(), signature));
+
+        let url = self.address().bucket_request(Method::Post).url();
+        Ok(PresignedPost { url, fields, expires_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiration_format() {
+        let t = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        assert_eq!(iso8601(t), "2023-11-14T22:13:20Z");
+    }
+}

@@ -4,6 +4,7 @@
 
 mod client;
 mod config;
+mod cors;
 mod dates;
 mod post;
 mod retry;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 pub use config::{PayloadSigning, Provider, S3Config};
+pub use cors::{CorsConfiguration, CorsRule, PreflightReport};
 pub use retry::RetryPolicy;
 
 use crate::body::{Body, ObjectBody};
@@ -122,6 +124,11 @@ impl S3Storage {
     #[must_use]
     pub fn signer(&self) -> &Signer {
         &self.inner.signer
+    }
+
+    /// The HTTP client.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
     }
 
     /// The signing time: this machine's clock, corrected by what the server said about it.

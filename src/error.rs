@@ -198,13 +198,21 @@ impl ServiceError {
             )
     }
 
+    /// Whether the server refused the signature (some servers say `AccessDenied` with a message about
+    /// it rather than `SignatureDoesNotMatch`).
+    #[must_use]
+    pub fn is_signature_mismatch(&self) -> bool {
+        self.code == S3ErrorCode::SignatureDoesNotMatch
+            || self.message.as_deref().is_some_and(|m| m.to_ascii_lowercase().contains("signature"))
+    }
+
     /// What the user can do about it.
     fn hint(&self) -> &'static str {
+        if self.is_signature_mismatch() {
+            return " — check the secret access key, the region (R2: auto) and that nothing between you and the \
+                     server rewrites the path or signed headers";
+        }
         match self.code {
-            S3ErrorCode::SignatureDoesNotMatch => {
-                " — check the secret access key, the region (R2: auto) and that nothing between you and the \
-                 server rewrites the path or signed headers"
-            }
             S3ErrorCode::InvalidAccessKeyId => " — the access key id is unknown to this endpoint",
             S3ErrorCode::AccessDenied => {
                 " — the credentials lack permission for this bucket or key (or a presigned URL expired)"

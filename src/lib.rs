@@ -106,7 +106,9 @@ pub use body::{Body, ObjectBody};
 pub use credentials::Credentials;
 pub use error::{Error, Result, S3ErrorCode, ServiceError};
 #[cfg(feature = "s3")]
-pub use s3::{CorsConfiguration, CorsRule, PayloadSigning, PreflightReport, Provider, RetryPolicy, S3Config, S3Storage};
+pub use s3::{
+    CorsConfiguration, CorsRule, PayloadSigning, PreflightReport, Provider, RetryPolicy, S3Config, S3Storage,
+};
 #[cfg(feature = "s3")]
 pub use storage::{
     ByteRange, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy,

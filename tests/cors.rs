@@ -30,7 +30,8 @@ async fn bucket_cors_on_garage() {
     assert_eq!(report.allow_origin.as_deref(), Some(origin));
 
     // Another origin, and a method the rule does not allow.
-    let report = storage.check_cors_preflight("https://evil.example", "PUT", &["content-type"]).await.expect("preflight");
+    let report =
+        storage.check_cors_preflight("https://evil.example", "PUT", &["content-type"]).await.expect("preflight");
     assert!(!report.is_ok(), "{report:?}");
     let report = storage.check_cors_preflight(origin, "DELETE", &[]).await.expect("preflight");
     assert!(!report.is_ok(), "{report:?}");
@@ -39,7 +40,8 @@ async fn bucket_cors_on_garage() {
     let mut narrow = CorsRule::new([origin], &["PUT"]);
     narrow.allowed_headers = vec!["content-type".into()];
     storage.put_bucket_cors(&CorsConfiguration::new(vec![narrow])).await.expect("put cors");
-    let report = storage.check_cors_preflight(origin, "PUT", &["content-type", "x-amz-meta-owner"]).await.expect("preflight");
+    let report =
+        storage.check_cors_preflight(origin, "PUT", &["content-type", "x-amz-meta-owner"]).await.expect("preflight");
     assert!(!report.is_ok(), "{report:?}");
 
     storage.delete_bucket_cors().await.expect("delete cors");

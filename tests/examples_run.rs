@@ -50,3 +50,59 @@ fn quickstart_against_garage_by_configuration_only() {
     assert!(ok, "{output}");
     assert!(output.contains("Using bucket") && output.contains("Done"), "{output}");
 }
+
+fn doctor(env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(example("doctor"));
+    for var in ["S3_BUCKET", "S3_REGION", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_SESSION_TOKEN"]
+    {
+        cmd.env_remove(var);
+        cmd.env_remove(var.replacen("S3_", "AWS_", 1));
+    }
+    let out = cmd.envs(env.iter().copied()).args(args).output().expect("run doctor");
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_checks_a_configuration() {
+    let (code, output) = doctor(&[], &[]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("FAIL  configuration") && output.contains("fix: set S3_BUCKET"), "{output}");
+
+    let Some(server) = tokio::task::spawn_blocking(support::servers::garage).await.expect("garage") else { return };
+    let env = |secret: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("S3_BUCKET", server.bucket.clone()),
+            ("S3_REGION", server.region.clone()),
+            ("S3_ENDPOINT", server.endpoint.clone()),
+            ("S3_ACCESS_KEY_ID", server.access_key.clone()),
+            ("S3_SECRET_ACCESS_KEY", if secret.is_empty() { server.secret.clone() } else { secret.to_owned() }),
+        ]
+    };
+    let refs = |env: &[(&'static str, String)]| -> Vec<(&'static str, String)> { env.to_vec() };
+    let run = |env: Vec<(&'static str, String)>, args: &[&str]| {
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        doctor(&pairs, args)
+    };
+    let origin = "http://127.0.0.1:4321";
+
+    // No CORS rule yet: everything passes but CORS, which says how to fix it.
+    let (code, output) = run(refs(&env("")), &["--origin", origin]);
+    assert_eq!(code, Some(1), "{output}");
+    for line in
+        ["PASS  configuration", "PASS  credentials and bucket", "PASS  clock", "FAIL  CORS", "PASS  presigned PUT/GET"]
+    {
+        assert!(output.contains(line), "missing {line:?} in:\n{output}");
+    }
+    assert!(output.contains("for_browser_uploads"), "{output}");
+
+    // With the rule: all checks pass.
+    server.storage().put_bucket_cors(&stowage::CorsConfiguration::for_browser_uploads([origin])).await.expect("cors");
+    let (code, output) = run(refs(&env("")), &["--origin", origin]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("All checks passed."), "{output}");
+
+    // A wrong secret: the credentials check fails and names the variable to fix.
+    let (code, output) = run(refs(&env("0000000000000000000000000000000000000000000000000000000000000000")), &[]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("FAIL  credentials and bucket") && output.contains("S3_SECRET_ACCESS_KEY"), "{output}");
+}

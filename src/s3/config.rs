@@ -22,6 +22,16 @@ pub enum Provider {
     Other,
 }
 
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Aws => "AWS S3",
+            Self::R2 => "Cloudflare R2",
+            Self::Other => "S3-compatible server",
+        })
+    }
+}
+
 /// Whether uploads sign a SHA-256 of their body (`x-amz-content-sha256`) or send `UNSIGNED-PAYLOAD`.
 ///
 /// A signed payload lets the server reject a body altered in transit, at the cost of hashing it on

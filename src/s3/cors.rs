@@ -177,7 +177,13 @@ impl fmt::Display for PreflightReport {
         if self.is_ok() {
             return write!(f, "a browser on {} may send {} requests to the bucket", self.origin, self.method);
         }
-        write!(f, "a browser on {} would be blocked from sending {}: {}", self.origin, self.method, self.problems.join("; "))
+        write!(
+            f,
+            "a browser on {} would be blocked from sending {}: {}",
+            self.origin,
+            self.method,
+            self.problems.join("; ")
+        )
     }
 }
 
@@ -256,7 +262,12 @@ impl S3Storage {
     /// # Errors
     ///
     /// Transport errors (a preflight that gets any answer is a report, not an error).
-    pub async fn check_cors_preflight(&self, origin: &str, method: &str, request_headers: &[&str]) -> Result<PreflightReport> {
+    pub async fn check_cors_preflight(
+        &self,
+        origin: &str,
+        method: &str,
+        request_headers: &[&str],
+    ) -> Result<PreflightReport> {
         let url = self.address().object_url("stowage-cors-preflight-check")?;
         let method = method.to_ascii_uppercase();
         let mut request = self
@@ -286,11 +297,14 @@ impl S3Storage {
                 None => problems.push(format!("no Access-Control-Allow-Origin in the answer; {fix}")),
             }
             if !allow_methods.iter().any(|m| m == "*" || m.eq_ignore_ascii_case(&method)) {
-                problems.push(format!("{method} is not among the allowed methods ({}); {fix}", allow_methods.join(", ")));
+                problems
+                    .push(format!("{method} is not among the allowed methods ({}); {fix}", allow_methods.join(", ")));
             }
             for header in &wanted {
                 if !allow_headers.iter().any(|h| h == "*" || h.eq_ignore_ascii_case(header)) {
-                    problems.push(format!("the request header {header} is not allowed; add it (in lower case) or * to AllowedHeader"));
+                    problems.push(format!(
+                        "the request header {header} is not allowed; add it (in lower case) or * to AllowedHeader"
+                    ));
                 }
             }
         }

@@ -10,3 +10,5 @@ pub mod rng;
 #[cfg(feature = "s3")]
 pub mod servers;
 pub mod vectors;
+#[cfg(feature = "s3")]
+pub mod webdriver;

@@ -1,0 +1,219 @@
+//! Checks an S3/R2 configuration end to end and says how to fix what fails:
+//! configuration, reachability and credentials, clock skew, CORS for a browser origin, and a
+//! presigned PUT/GET round trip.
+//!
+//! ```text
+//! cargo run --example doctor -- [--origin https://app.example.com]
+//! ```
+//!
+//! Configuration comes from `S3_BUCKET`, `S3_REGION`, `S3_ENDPOINT`, `S3_ACCESS_KEY_ID`,
+//! `S3_SECRET_ACCESS_KEY` (and the `AWS_*` names). The origin defaults to `http://127.0.0.1:3000`, the
+//! upload demo's. The exit code is 1 when a check fails.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use stowage::{Error, GetOptions, ListOptions, PutOptions, S3Config, S3ErrorCode, S3Storage, Storage};
+
+struct Doctor {
+    failures: u32,
+}
+
+impl Doctor {
+    fn pass(&mut self, check: &str, detail: impl AsRef<str>) {
+        println!("PASS  {check}: {}", detail.as_ref());
+    }
+
+    fn warn(&mut self, check: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        println!("WARN  {check}: {}\n      fix: {}", detail.as_ref(), fix.as_ref());
+    }
+
+    fn fail(&mut self, check: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.failures += 1;
+        println!("FAIL  {check}: {}\n      fix: {}", detail.as_ref(), fix.as_ref());
+    }
+}
+
+/// What to do about an error of the storage.
+fn fix_for(error: &Error) -> String {
+    if error.service_error().is_some_and(stowage::ServiceError::is_signature_mismatch) {
+        return "check S3_SECRET_ACCESS_KEY, and S3_REGION (auto for Cloudflare R2)".into();
+    }
+    match error.code() {
+        Some(S3ErrorCode::InvalidAccessKeyId) => "check S3_ACCESS_KEY_ID: the endpoint does not know this key".into(),
+        Some(S3ErrorCode::SignatureDoesNotMatch) => {
+            "check S3_SECRET_ACCESS_KEY, and S3_REGION (auto for Cloudflare R2)".into()
+        }
+        Some(S3ErrorCode::AuthorizationHeaderMalformed) => "S3_REGION is likely wrong for this bucket".into(),
+        Some(S3ErrorCode::NoSuchBucket) => "create the bucket, or fix S3_BUCKET / S3_ENDPOINT".into(),
+        Some(S3ErrorCode::AccessDenied) => "give the key read and write access to the bucket".into(),
+        Some(S3ErrorCode::RequestTimeTooSkewed) => "sync this machine's clock (NTP)".into(),
+        _ => match error {
+            Error::Transport { .. } => "check S3_ENDPOINT and that the server is reachable from here".into(),
+            _ => "see the error above".into(),
+        },
+    }
+}
+
+async fn run() -> Result<u32, Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut origin = "http://127.0.0.1:3000".to_owned();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--origin" => origin = args.next().ok_or("--origin needs a value such as https://app.example.com")?,
+            "-h" | "--help" => {
+                println!("usage: cargo run --example doctor -- [--origin https://app.example.com]");
+                return Ok(0);
+            }
+            other => return Err(format!("unknown argument {other:?}").into()),
+        }
+    }
+    let mut doctor = Doctor { failures: 0 };
+
+    // 1. Configuration.
+    let config = match S3Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            doctor.fail(
+                "configuration",
+                e.to_string(),
+                "set S3_BUCKET, S3_REGION (auto for R2), S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and, for R2 or a local server, S3_ENDPOINT",
+            );
+            return Ok(doctor.failures);
+        }
+    };
+    let storage: S3Storage = match config.with_retry(stowage::RetryPolicy::none()).build() {
+        Ok(storage) => storage,
+        Err(e) => {
+            doctor.fail("configuration", e.to_string(), "fix the value named above");
+            return Ok(doctor.failures);
+        }
+    };
+    doctor.pass(
+        "configuration",
+        format!("{}, bucket {:?} at {}", storage.provider(), storage.bucket(), storage.address().authority()),
+    );
+
+    // 2. Reachability and credentials.
+    match storage.list_objects("", &ListOptions::new().max_keys(1)).await {
+        Ok(_) => doctor.pass("credentials and bucket", "the key can list the bucket"),
+        Err(e)
+            if e.code() == Some(&S3ErrorCode::AccessDenied)
+                && !e.service_error().is_some_and(stowage::ServiceError::is_signature_mismatch) =>
+        {
+            doctor.warn(
+                "credentials and bucket",
+                format!("listing is denied ({e})"),
+                "uploads may still work if the key may put and get objects; the round trip below tells",
+            )
+        }
+        Err(e) => {
+            let fix = fix_for(&e);
+            doctor.fail("credentials and bucket", e.to_string(), fix);
+            return Ok(doctor.failures);
+        }
+    }
+
+    // 3. Clock skew, from the server's Date header.
+    let probe = reqwest::Client::new().head(storage.address().object_url("stowage-doctor-clock")?).send().await;
+    match probe.ok().and_then(|r| r.headers().get("date").and_then(|d| d.to_str().ok()).map(str::to_owned)) {
+        Some(date) => match parse_http_date(&date) {
+            Some(server) => {
+                let skew = (server - time::OffsetDateTime::now_utc()).whole_seconds();
+                if skew.abs() <= 300 {
+                    doctor.pass("clock", format!("{skew:+} s from the server's clock"));
+                } else {
+                    doctor.fail(
+                        "clock",
+                        format!("{skew:+} s from the server's clock: S3 refuses requests more than 15 minutes off"),
+                        "sync this machine's clock (NTP); stowage corrects its own requests, but presigned URLs carry this time",
+                    );
+                }
+            }
+            None => doctor.warn("clock", format!("unreadable Date header {date:?}"), "nothing to do"),
+        },
+        None => doctor.warn("clock", "the server sent no Date header", "nothing to do"),
+    }
+
+    // 4. CORS for the browser origin.
+    match storage.check_cors_preflight(&origin, "PUT", &["content-type"]).await {
+        Ok(report) if report.is_ok() => doctor.pass("CORS", format!("browsers on {origin} may PUT to the bucket")),
+        Ok(report) => doctor.fail(
+            "CORS",
+            report.problems.join("; "),
+            format!(
+                "allow PUT, GET and HEAD from {origin}: `cargo run --example upload_server -- --setup-cors` with \
+                 UPLOAD_ORIGIN={origin}, or put_bucket_cors(&CorsConfiguration::for_browser_uploads([\"{origin}\"])), \
+                 or the bucket's CORS settings in your provider's console"
+            ),
+        ),
+        Err(e) => doctor.fail("CORS", e.to_string(), fix_for(&e)),
+    }
+
+    // 5. A presigned PUT and GET, as a browser would use them.
+    let key = format!("stowage-doctor/{}.txt", time::OffsetDateTime::now_utc().unix_timestamp_nanos());
+    let contents = "stowage doctor round trip\n";
+    let http = reqwest::Client::new();
+    let round_trip = async {
+        let options = PutOptions::new().content_type("text/plain").content_length(contents.len() as u64);
+        let put = storage.presign_put(&key, &options, Duration::from_secs(120))?;
+        let mut request = http.put(&put.url).body(contents);
+        for (name, value) in &put.headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| format!("presigned PUT: {e}"))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            return Err::<(), Box<dyn std::error::Error>>(
+                format!("presigned PUT answered {status}: {}", response.text().await.unwrap_or_default()).into(),
+            );
+        }
+        let get = storage.presign_get(&key, &GetOptions::new(), Duration::from_secs(120))?;
+        let body = http.get(&get.url).send().await.map_err(|e| format!("presigned GET: {e}"))?.text().await?;
+        if body != contents {
+            return Err("the presigned GET returned other bytes than were uploaded".into());
+        }
+        Ok(())
+    };
+    match round_trip.await {
+        Ok(()) => doctor.pass("presigned PUT/GET", "uploaded and downloaded through presigned URLs"),
+        Err(e) => doctor.fail(
+            "presigned PUT/GET",
+            e.to_string(),
+            "check that the key may put and get objects, and the clock and CORS lines above",
+        ),
+    }
+    let _ = storage.delete_object(&key).await;
+
+    println!(
+        "\n{}",
+        if doctor.failures == 0 { "All checks passed." } else { "Some checks failed: see the fixes above." }
+    );
+    Ok(doctor.failures)
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, hms, "GMT"] = parts.as_slice() else { return None };
+    let month = MONTHS.iter().position(|m| m == month)? as u8 + 1;
+    let mut t = hms.split(':').map(|p| p.parse::<u8>().ok());
+    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
+    let date =
+        time::Date::from_calendar_date(year.parse().ok()?, time::Month::try_from(month).ok()?, day.parse().ok()?)
+            .ok()?;
+    Some(date.with_hms(h, m, s.min(59)).ok()?.assume_utc())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("doctor: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

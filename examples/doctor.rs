@@ -125,7 +125,7 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
                 } else {
                     doctor.fail(
                         "clock",
-                        format!("{skew:+} s from the server's clock: S3 refuses requests more than 15 minutes off"),
+                        format!("{skew:+} s from the server's clock (more than 5 minutes; S3 refuses requests 15 minutes off)"),
                         "sync this machine's clock (NTP); stowage corrects its own requests, but presigned URLs carry this time",
                     );
                 }
@@ -161,7 +161,8 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         for (name, value) in &put.headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| format!("presigned PUT: {e}"))?;
+        // reqwest's message would name the URL, a live credential: leave it out.
+        let response = request.send().await.map_err(|e| format!("presigned PUT: {}", e.without_url()))?;
         if !response.status().is_success() {
             let status = response.status();
             return Err::<(), Box<dyn std::error::Error>>(
@@ -169,7 +170,14 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
             );
         }
         let get = storage.presign_get(&key, &GetOptions::new(), Duration::from_secs(120))?;
-        let body = http.get(&get.url).send().await.map_err(|e| format!("presigned GET: {e}"))?.text().await?;
+        let body = http
+            .get(&get.url)
+            .send()
+            .await
+            .map_err(|e| format!("presigned GET: {}", e.without_url()))?
+            .text()
+            .await
+            .map_err(|e| format!("presigned GET: {}", e.without_url()))?;
         if body != contents {
             return Err("the presigned GET returned other bytes than were uploaded".into());
         }

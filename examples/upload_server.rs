@@ -171,7 +171,7 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
                 let (result, ()) = tokio::join!(upload, pump);
                 return match result {
                     Ok(_) => Json(json!({ "key": key, "size": size, "content_type": content_type })).into_response(),
-                    Err(Error::Io { .. } | Error::Transport { .. }) => {
+                    Err(Error::Io { .. }) => {
                         fail(StatusCode::BAD_REQUEST, "the file is not the size that was declared")
                     }
                     Err(e) => storage_failure(&e),

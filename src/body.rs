@@ -114,6 +114,41 @@ impl Body {
     }
 }
 
+/// An error of an upload's own body (a file that changed, a stream that failed or had the wrong
+/// length), told apart from network errors when the request fails.
+#[derive(Debug)]
+struct BodyError(String);
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+/// Marks `error` as the body's.
+fn body_failure(error: io::Error) -> io::Error {
+    if error.get_ref().is_some_and(|inner| inner.is::<BodyError>()) {
+        return error;
+    }
+    io::Error::new(error.kind(), BodyError(error.to_string()))
+}
+
+/// The body's own I/O error, if one is in `error`'s chain of sources.
+pub(crate) fn find_body_error(error: &(dyn std::error::Error + 'static)) -> Option<io::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<io::Error>()
+            && let Some(inner) = io.get_ref().and_then(|i| i.downcast_ref::<BodyError>())
+        {
+            return Some(io::Error::new(io.kind(), inner.0.clone()));
+        }
+        current = e.source();
+    }
+    None
+}
+
 /// Reads `file` in chunks of [`CHUNK`] bytes.
 fn read_chunks(file: tokio::fs::File) -> impl Stream<Item = io::Result<Bytes>> + Send {
     futures_util::stream::try_unfold(file, |mut file| async move {
@@ -136,23 +171,23 @@ where
     let counted = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&counted);
     let body = stream.map(move |chunk| {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(body_failure)?;
         let seen = counter.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
         if seen > len {
-            return Err(io::Error::new(
+            return Err(body_failure(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("the body is longer than the {len} bytes declared"),
-            ));
+            )));
         }
         Ok(chunk)
     });
     let end = futures_util::stream::once(async move {
         let got = counted.load(Ordering::Relaxed);
         if got < len {
-            Err(io::Error::new(
+            Err(body_failure(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("the body ended after {got} of the {len} bytes declared"),
-            ))
+            )))
         } else {
             Ok(Bytes::new())
         }

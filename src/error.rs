@@ -186,7 +186,8 @@ impl ServiceError {
     /// Whether the same request may succeed later.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        self.status >= 500
+        // 501 (R2's answer to an unsupported header) and 505 do not change with time.
+        (self.status >= 500 && !matches!(self.status, 501 | 505) && self.code != S3ErrorCode::NotImplemented)
             || self.status == 429
             || matches!(
                 self.code,
@@ -194,7 +195,6 @@ impl ServiceError {
                     | S3ErrorCode::InternalError
                     | S3ErrorCode::ServiceUnavailable
                     | S3ErrorCode::RequestTimeout
-                    | S3ErrorCode::RequestTimeTooSkewed
             )
     }
 

@@ -44,6 +44,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// expires. Every header of `options` is signed, so the server itself rejects an upload whose
     /// Content-Type or Content-Length differs from what was signed.
     ///
+    /// The URL carries the key exactly, as botocore writes it. A key with `.` or `..` segments
+    /// (`a/../b`) therefore yields a URL that browsers and WHATWG-style URL libraries rewrite before
+    /// sending, which breaks its signature; keys from
+    /// [`safe_key`](crate::constraints::safe_key) never have such segments.
+    ///
     /// # Errors
     ///
     /// [`Error::Signing`](crate::Error::Signing) for a bad key, header or expiry (1 s ..= 7 days);
@@ -66,7 +71,8 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Signing, transport, I/O and service errors.
     async fn put_object(&self, key: &str, body: Body, options: &PutOptions) -> Result<PutObjectOutput>;
 
-    /// The metadata of `key`, or `None` when there is no such object.
+    /// The metadata of `key`, or `None` when there is no such object. (An answer to HEAD has no body,
+    /// so a bucket that does not exist also reads as `None`: the `doctor` example tells them apart.)
     ///
     /// # Errors
     ///
@@ -241,7 +247,8 @@ impl From<crate::sigv4::PresignedUrl> for PresignedRequest {
 pub struct ObjectMeta {
     /// The key.
     pub key: String,
-    /// Size in bytes (of the whole object, also for a ranged GET).
+    /// Size in bytes: of the whole object, also for a ranged GET when the server states it
+    /// (`Content-Range: bytes a-b/size`); otherwise the length of the range.
     pub size: u64,
     /// `Content-Type`.
     pub content_type: Option<String>,

@@ -184,3 +184,19 @@ async fn nothing_listening() {
     assert!(matches!(err, stowage::Error::Transport { timeout: false, .. }), "{err}");
     assert_clean(&err);
 }
+
+#[tokio::test]
+async fn a_file_that_changed_is_reported_not_retried() {
+    let (endpoint, count) =
+        peer(|_| Some("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned())).await;
+    let path = std::env::temp_dir().join(format!("stowage-shrinking-{}.bin", std::process::id()));
+    std::fs::write(&path, vec![7u8; 256 * 1024]).expect("write");
+    let body = Body::from_file(&path).await.expect("file");
+    std::fs::write(&path, b"now much shorter").expect("shrink");
+    let err = storage(&endpoint, quick(3)).put_object("k", body, &PutOptions::new()).await.expect_err("short file");
+    let _ = std::fs::remove_file(&path);
+    assert!(matches!(err, stowage::Error::Io { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("bytes declared"), "{err}");
+    assert!(count.load(Ordering::SeqCst) <= 1, "not retried");
+}

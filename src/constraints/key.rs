@@ -1,6 +1,5 @@
 //! Object keys from untrusted file names.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use unicode_normalization::UnicodeNormalization;
@@ -26,9 +25,10 @@ const WINDOWS_RESERVED: [&str; 22] = [
 ///
 /// - only the last path component is kept (`../../etc/passwd` → `passwd`; `C:\x\y.png` → `y.png`);
 /// - Unicode is normalised (NFC), so that `é` and `e` + U+0301 give the same key;
-/// - control characters, bidirectional overrides (the `evil\u{202E}gnp.exe` trick) and invisible
-///   characters are removed; path separators (and the Unicode characters that look like them),
-///   reserved URL and shell characters become `-`; letters, digits, emoji and other symbols stay;
+/// - control characters, bidirectional overrides (the `evil\u{202E}gnp.exe` trick) and invisible or
+///   blank-looking characters are removed; path separators (and the Unicode characters that look like
+///   them) and the characters URLs and shells treat specially (`? # % & * : ; < > | " ' ~ $ !` and the
+///   like) become `-`; letters, digits, emoji, spaces and `. - _ ( ) + , @ =` stay;
 /// - runs of separators collapse, leading and trailing dots, dashes and spaces go (no hidden files,
 ///   no `.` or `..`);
 /// - Windows reserved names (`CON`, `NUL`, `COM1`, …) get a `_` in front;
@@ -63,11 +63,14 @@ pub fn sanitize_filename(filename: &str) -> String {
         }
         cleaned.push(c);
     }
-    let trimmed = cleaned.trim_matches(['.', '-', ' ', '_']);
+    // Trailing separators go first, so that `.png` keeps its extension and becomes `file.png`.
+    let trimmed = cleaned.trim_end_matches(['.', '-', ' ', '_']);
     let (stem, extension) = split_extension(trimmed);
     let stem = stem.trim_matches(['.', '-', ' ', '_']);
     let stem = if stem.is_empty() { "file" } else { stem };
-    let stem = if WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+    // Windows refuses `CON`, `CON.txt` and `CON.tar.gz` alike: compare up to the first dot.
+    let base = stem.split('.').next().unwrap_or_default().trim_end();
+    let stem = if WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base)) {
         format!("_{stem}")
     } else {
         stem.to_owned()
@@ -109,19 +112,29 @@ fn looks_like_a_separator(c: char) -> bool {
     matches!(c, '\u{2044}' | '\u{2215}' | '\u{29F8}' | '\u{29F9}' | '\u{FF0F}' | '\u{FF3C}' | '\u{FE68}')
 }
 
-/// Bidirectional controls, zero-width characters, the BOM and other format characters that make a
-/// name display differently from what it is.
+/// Unicode's default-ignorable code points (bidirectional controls, zero-width characters, joiners,
+/// variation selectors, the BOM, tag characters) and the blank-looking Hangul fillers: characters that
+/// make a name display differently from what it is.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
+            | '\u{034F}'
             | '\u{061C}'
-            | '\u{180E}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
             | '\u{200B}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
     )
 }
 
@@ -132,18 +145,8 @@ fn is_invisible(c: char) -> bool {
 pub fn unique_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let mut words = [0u64; 2];
-    for (i, word) in words.iter_mut().enumerate() {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(count);
-        hasher.write_u128(nanos);
-        hasher.write_usize(i);
-        hasher.write_u32(std::process::id());
-        *word = hasher.finish();
-    }
-    let mut bits = (u128::from(words[0]) << 64) | u128::from(words[1]);
-    // The counter in the low bits: distinct even if two hashes ever collided.
+    let mut bits = (u128::from(crate::s3::retry::random_u64()) << 64) | u128::from(crate::s3::retry::random_u64());
+    // The counter in the low bits: distinct even if two random draws ever collided.
     bits ^= u128::from(count);
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
     (0..26)
@@ -197,6 +200,10 @@ mod tests {
         assert!(name.len() <= MAX_NAME_BYTES && name.ends_with(".jpeg"), "{name}");
         assert_eq!(sanitize_filename("a\u{FF0F}b\u{2215}c.txt"), "a-b-c.txt");
         assert_eq!(sanitize_filename("no\u{A0}break\u{3000}space.txt"), "no break space.txt");
+        assert_eq!(sanitize_filename("CON.tar.gz"), "_CON.tar.gz");
+        assert_eq!(sanitize_filename("nul.txt.png"), "_nul.txt.png");
+        assert_eq!(sanitize_filename("\u{3164}.png"), "file.png");
+        assert_eq!(sanitize_filename("a\u{E0041}\u{FE0F}b.txt"), "ab.txt");
         assert_eq!(sanitize_filename("archive.tar.gz"), "archive.tar.gz");
         assert_eq!(sanitize_filename("weird.ext with space"), "weird.ext with space");
     }

@@ -265,8 +265,9 @@ impl UploadPolicy {
     }
 
     /// As [`presign_upload`](Self::presign_upload), for an HTML form: a presigned POST whose policy
-    /// requires the key prefix, the exact content type and a size from 1 byte (0 if empty files are
-    /// allowed) to the declared size. Not available on Cloudflare R2.
+    /// requires a key inside this upload's own unique folder (`starts-with` on the key), the exact
+    /// content type and exactly the declared size (`content-length-range`). Not available on
+    /// Cloudflare R2.
     ///
     /// # Errors
     ///
@@ -280,11 +281,13 @@ impl UploadPolicy {
     ) -> Result<(UploadTicket, PresignedPost)> {
         self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
         let key = safe_key(&self.key_prefix, filename);
-        let min = u64::from(!self.allow_empty);
+        // The key may vary only inside this upload's own unguessable folder, and the size is the
+        // declared one: the form cannot write over another upload, and verification agrees with it.
+        let folder = key.rsplit_once('/').map_or(key.as_str(), |(folder, _)| folder);
         let policy = PostPolicy::new(key.clone())
-            .key_starts_with(self.key_prefix.clone())
+            .key_starts_with(format!("{folder}/"))
             .content_type(content_type)
-            .content_length_range(min, declared_size.max(min))
+            .content_length_range(declared_size, declared_size)
             .success_action_status(201);
         let post = storage.presign_post(&policy, self.expires_in)?;
         let ticket = UploadTicket {

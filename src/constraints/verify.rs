@@ -132,6 +132,10 @@ fn essence(content_type: &str) -> String {
 /// is the signed size, its type the signed type, and (with [`VerifyOptions::sniff`]) its first bytes
 /// look like that type.
 ///
+/// A presigned PUT stays usable until it expires: a client could upload again, other bytes of the same
+/// type and size, after the check. Keep expiries short, and verify after the URL has expired or copy
+/// the verified object to its final key when that matters.
+///
 /// # Errors
 ///
 /// [`Error::Mismatch`] listing what differed (answer with its
@@ -155,10 +159,15 @@ pub async fn verify_upload(
     if meta.content_type.as_deref().map(essence) != Some(essence(&ticket.content_type)) {
         problems.push(Mismatch::Type { expected: ticket.content_type.clone(), actual: meta.content_type.clone() });
     }
-    if options.sniff
-        && let Some(problem) = sniff(storage, ticket).await?
-    {
-        problems.push(problem);
+    // The first bytes are worth reading only for an object that is otherwise what was signed.
+    if options.sniff && problems.is_empty() && meta.size > 0 {
+        match sniff(storage, ticket).await {
+            Ok(Some(problem)) => problems.push(problem),
+            Ok(None) => {}
+            // Gone between the HEAD and the GET.
+            Err(e) if e.is_not_found() => problems.push(Mismatch::Missing),
+            Err(e) => return Err(e),
+        }
     }
     if problems.is_empty() {
         return Ok(meta);

@@ -108,8 +108,8 @@ impl S3Storage {
                     if let Some(server) = error.server_date.filter(|_| is_clock_skew(&error, at))
                         && !clock_corrected
                         && replayable
+                        && self.set_clock_skew(server)
                     {
-                        self.set_clock_skew(server);
                         clock_corrected = true;
                         attempt -= 1;
                         continue;
@@ -137,6 +137,11 @@ impl S3Storage {
                     return Err(error.into());
                 }
                 Err(e) => {
+                    // A body that could not be read (a file that changed length, a stream that broke)
+                    // is the caller's, not the network's: no retry.
+                    if let Some(io) = body_error(&e) {
+                        return Err(io_error(call.operation, io));
+                    }
                     let retryable = e.is_connect() || e.is_timeout() || e.is_request();
                     if retryable && retries_left {
                         tokio::time::sleep(retry.delay(attempt)).await;
@@ -218,6 +223,11 @@ impl S3Storage {
     }
 }
 
+/// The I/O error of the request body, if that is what failed the request.
+fn body_error(error: &reqwest::Error) -> Option<std::io::Error> {
+    crate::body::find_body_error(error)
+}
+
 /// Adds a header the signer has already checked (token name, no CR/LF).
 fn with_header(builder: reqwest::RequestBuilder, name: &str, value: &str) -> Result<reqwest::RequestBuilder> {
     let name =
@@ -266,26 +276,33 @@ pub(crate) fn parse_list(body: &[u8]) -> Result<ObjectList> {
         return Err(invalid(format!("expected ListBucketResult, got {}", root.name)));
     }
     let url_encoded = root.text_of("EncodingType").is_some_and(|e| e.eq_ignore_ascii_case("url"));
-    let decode = |s: &str| -> String {
+    let decode = |s: &str| -> Result<String> {
         if url_encoded {
             // S3 encodes listings like a form: `+` is a space.
             let plus = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+            let decoded = percent_encoding::percent_decode_str(&plus).decode_utf8();
+            decoded.map(|k| k.into_owned()).map_err(|_| invalid(format!("the key {s:?} is not UTF-8 once decoded")))
         } else {
-            s.to_owned()
+            Ok(s.to_owned())
         }
     };
     let mut objects = Vec::new();
     for entry in root.children("Contents") {
         let key = entry.text_of("Key").ok_or_else(|| invalid("an entry without a Key".into()))?;
-        let size = entry.text_of("Size").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        let mut meta = ObjectMeta::new(decode(key), size);
+        let size = entry
+            .text_of("Size")
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| invalid(format!("the entry {key:?} has no readable Size")))?;
+        let mut meta = ObjectMeta::new(decode(key)?, size);
         meta.etag = entry.text_of("ETag").map(str::to_owned);
         meta.last_modified = entry.text_of("LastModified").and_then(dates::parse_iso8601);
         objects.push(meta);
     }
     let truncated = root.text_of("IsTruncated").is_some_and(|t| t.trim() == "true");
     let next = root.text_of("NextContinuationToken").map(str::to_owned).filter(|_| truncated);
+    if truncated && next.is_none() {
+        return Err(invalid("the listing is truncated but carries no continuation token".into()));
+    }
     Ok(ObjectList { objects, next_continuation_token: next })
 }
 

@@ -252,7 +252,16 @@ impl S3Config {
 
     /// The endpoint URL, and the provider whose rules apply.
     pub(crate) fn resolve(&self) -> Result<(BucketAddress, Provider)> {
+        if self.r2_account.is_some() && self.endpoint.is_some() && self.provider == Some(Provider::R2) {
+            return Err(Error::Config(
+                "S3Config::r2 sets the endpoint from the account id; for another endpoint use S3Config::new(..).with_endpoint(..)"
+                    .into(),
+            ));
+        }
         let r2_endpoint = match &self.r2_account {
+            Some((account, _)) if account.is_empty() && self.provider == Some(Provider::R2) => {
+                return Err(Error::Config("the Cloudflare R2 account id is empty".into()));
+            }
             Some((account, _)) if account.is_empty() => {
                 return Err(Error::Config("with_jurisdiction applies to Cloudflare R2 (S3Config::r2)".into()));
             }
@@ -377,6 +386,11 @@ mod tests {
         let (a, _) = S3Config::r2("acct01", "b", creds.clone()).with_jurisdiction("eu").resolve().unwrap();
         assert_eq!(a.authority(), "acct01.eu.r2.cloudflarestorage.com");
         assert!(S3Config::r2("acct/01", "b", creds.clone()).resolve().is_err());
-        assert!(S3Config::new("b", "us-east-1", creds).with_jurisdiction("eu").resolve().is_err());
+        assert!(S3Config::new("b", "us-east-1", creds.clone()).with_jurisdiction("eu").resolve().is_err());
+        let empty = S3Config::r2("", "b", creds.clone()).resolve().map(|_| ()).unwrap_err();
+        assert!(empty.to_string().contains("account id is empty"), "{empty}");
+        let both =
+            S3Config::r2("acct", "b", creds).with_endpoint("https://x.example").resolve().map(|_| ()).unwrap_err();
+        assert!(both.to_string().contains("sets the endpoint"), "{both}");
     }
 }

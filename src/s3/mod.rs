@@ -7,7 +7,7 @@ mod config;
 mod cors;
 mod dates;
 mod post;
-mod retry;
+pub(crate) mod retry;
 pub(crate) mod xml;
 
 use std::borrow::Cow;
@@ -144,10 +144,17 @@ impl S3Storage {
         time::Duration::milliseconds(self.inner.skew_ms.load(Ordering::Relaxed))
     }
 
-    fn set_clock_skew(&self, server: OffsetDateTime) {
+    /// Learns the clock offset from a server's `Date`. An offset over a day is not believed (a
+    /// broken proxy or a hostile answer must not skew every later signature); returns whether it was
+    /// applied.
+    fn set_clock_skew(&self, server: OffsetDateTime) -> bool {
         let offset = server - OffsetDateTime::now_utc();
+        if offset.abs() > time::Duration::days(1) {
+            return false;
+        }
         let ms = i64::try_from(offset.whole_milliseconds()).unwrap_or(0);
         self.inner.skew_ms.store(ms, Ordering::Relaxed);
+        true
     }
 
     /// Checks upload headers against the provider's documented limits.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{Provider, S3Storage};
 use crate::encoding::{base64, json_string};
-use crate::sigv4::{MAX_PRESIGN_EXPIRY, Method, check_key, format_amz_date};
+use crate::sigv4::{Method, check_key, format_amz_date};
 use crate::storage::{PostPolicy, PresignedPost};
 use crate::{Error, Result};
 
@@ -42,9 +42,7 @@ impl S3Storage {
                 reason: "R2 documents POST object as not supported; use a presigned PUT",
             });
         }
-        if expires_in < Duration::from_secs(1) || expires_in > MAX_PRESIGN_EXPIRY {
-            return Err(crate::sigv4::Error::ExpiresOutOfRange { seconds: expires_in.as_secs() }.into());
-        }
+        crate::sigv4::check_expiry(expires_in)?;
         check_key(&policy.key)?;
         if let Some(prefix) = &policy.key_starts_with
             && !policy.key.starts_with(prefix.as_str())
@@ -59,12 +57,20 @@ impl S3Storage {
         if let Some(ct) = &policy.content_type {
             checked_field("Content-Type", ct)?;
         }
+        if let Some(status) = policy.success_action_status
+            && !matches!(status, 200 | 201 | 204)
+        {
+            return Err(Error::Config(format!("success_action_status must be 200, 201 or 204, not {status}")));
+        }
 
         let now = self.now();
         let signer = self.signer();
         let amz_date = format_amz_date(now)?;
         let credential = signer.credential(now)?;
-        let expires_at = now + time::Duration::seconds(i64::try_from(expires_in.as_secs()).unwrap_or(0));
+        let expires_at = i64::try_from(expires_in.as_secs())
+            .ok()
+            .and_then(|secs| now.checked_add(time::Duration::seconds(secs)))
+            .ok_or(crate::sigv4::Error::TimeOutOfRange)?;
         let token = signer.credentials().session_token();
 
         let mut fields: Vec<(String, String)> = vec![("key".into(), policy.key.clone())];

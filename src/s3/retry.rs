@@ -10,7 +10,7 @@ use std::time::Duration;
 ///
 /// The delay before attempt *n* (counting from 1 for the first retry) is a random duration between
 /// zero and `min(max_delay, base_delay × 2ⁿ⁻¹)` ("full jitter"), or what the server asked for in
-/// `Retry-After` when that is longer.
+/// `Retry-After` when that is longer (never more than `max_delay`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub struct RetryPolicy {
@@ -60,9 +60,9 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A random number for jitter (not for anything secret): the standard library's randomly keyed hasher
-/// over a counter.
-fn random_u64() -> u64 {
+/// A random number (for jitter and unique ids; not for keys or secrets): the standard library's
+/// randomly keyed hasher, seeded from the operating system, over a counter.
+pub(crate) fn random_u64() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

@@ -240,9 +240,41 @@ fn canonical_uri<'p>(path: &'p str, settings: &SigningSettings) -> Result<Cow<'p
             });
         }
     }
+    if !settings.double_uri_encode {
+        // Signed as it is sent: it must already be a valid URL path, or an HTTP client would encode
+        // it differently from what was signed.
+        check_wire_path(path)?;
+    }
     let normalized: Cow<'p, str> =
         if settings.normalize_path { Cow::Owned(encode::normalize_path(path)) } else { Cow::Borrowed(path) };
     Ok(if settings.double_uri_encode { Cow::Owned(encode::encode_path(&normalized)) } else { normalized })
+}
+
+/// A path as it goes on the wire: unreserved characters, sub-delimiters, `:` `@` `/`, and `%` followed
+/// by two hex digits (RFC 3986 `path-abempty`).
+fn check_wire_path(path: &str) -> Result<(), Error> {
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return Err(Error::InvalidPath { reason: "a % in the path is not followed by two hex digits" });
+            }
+            i += 3;
+            continue;
+        }
+        let allowed = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b);
+        if !allowed {
+            return Err(Error::InvalidPath {
+                reason: "the path holds a character a URL path cannot carry as it is (a space, a non-ASCII \
+                         character, or one of \"<>\\^`{|}); percent-encode it, for S3 keys with BucketAddress::object",
+            });
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 pub(crate) fn canonical_host<'r>(request: &'r Request<'_>) -> Result<Cow<'r, str>, Error> {
@@ -398,6 +430,16 @@ mod tests {
         let mut creq = String::new();
         canonical_request(&mut creq, "GET", "/", &[], &[("a", "  x \t  y  "), ("a", "z"), ("b", "")], "a;b", "P");
         assert_eq!(creq, "GET\n/\n\na:x y,z\nb:\n\na;b\nP");
+    }
+
+    #[test]
+    fn wire_paths() {
+        for ok in ["/", "/a%20b/c", "/k=v&x;y,z:@!$'()*+", "/~a-b_c.d", "//x//"] {
+            assert!(check_wire_path(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["/a b", "/é", "/a%2", "/a%zz", "/a\\b", "/a\"b", "/{x}", "/a|b", "/a^b", "/a`b", "/<x>"] {
+            assert!(check_wire_path(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub use error::Error;
 pub use output::{AuthHeaders, PresignedUrl, SigningDetails, redact_query, redact_token};
 pub use request::{Method, Payload, Request, Scheme};
 pub use settings::{SessionToken, SigningSettings};
+pub(crate) use signer::check_expiry;
 pub use signer::{MAX_PRESIGN_EXPIRY, Signer};
 pub use time::{format_amz_date, parse_amz_date};
 

@@ -202,7 +202,7 @@ impl fmt::Debug for SigningDetails {
         f.debug_struct("SigningDetails")
             .field("canonical_request", &redact_token(&self.canonical_request))
             .field("string_to_sign", &self.string_to_sign)
-            .field("signature", &self.signature)
+            .field("signature", &REDACTED)
             .finish()
     }
 }

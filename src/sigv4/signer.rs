@@ -7,6 +7,7 @@ use std::time::Duration;
 use hmac::Mac;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use super::canonical::{self, Canonical};
 use super::encode;
@@ -18,6 +19,14 @@ use crate::Credentials;
 
 /// The longest expiry S3 accepts for a presigned URL: 7 days.
 pub const MAX_PRESIGN_EXPIRY: Duration = Duration::from_secs(604_800);
+
+/// Checks a presign expiry: 1 s ..= 7 days.
+pub(crate) fn check_expiry(expires_in: Duration) -> Result<(), Error> {
+    if expires_in < Duration::from_secs(1) || expires_in > MAX_PRESIGN_EXPIRY {
+        return Err(Error::ExpiresOutOfRange { seconds: expires_in.as_secs() });
+    }
+    Ok(())
+}
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
@@ -46,8 +55,8 @@ pub struct Signer {
     region: Box<str>,
     service: Box<str>,
     settings: SigningSettings,
-    /// The session token, query-encoded once.
-    token_query: Option<Box<str>>,
+    /// The session token, query-encoded once (wiped on drop, like the token itself).
+    token_query: Option<Zeroizing<String>>,
     cache: KeyCache,
 }
 
@@ -67,7 +76,7 @@ impl Signer {
         if !is_scope_token(service) {
             return Err(Error::InvalidService { service: service.chars().take(64).collect() });
         }
-        let token_query = credentials.session_token().map(|t| encode::encode_component(t).into_boxed_str());
+        let token_query = credentials.session_token().map(|t| Zeroizing::new(encode::encode_component(t)));
         Ok(Self {
             credentials,
             region: region.into(),
@@ -224,9 +233,7 @@ impl Signer {
         at: OffsetDateTime,
         details: Option<&mut SigningDetails>,
     ) -> Result<PresignedUrl, Error> {
-        if expires_in < Duration::from_secs(1) || expires_in > MAX_PRESIGN_EXPIRY {
-            return Err(Error::ExpiresOutOfRange { seconds: expires_in.as_secs() });
-        }
+        check_expiry(expires_in)?;
         let amz = AmzDate::new(at)?;
         let amz_date = amz.as_str();
         let canonical = Canonical::new(request, &self.settings)?;

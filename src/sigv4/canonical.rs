@@ -118,7 +118,18 @@ pub(crate) fn canonical_request<N: AsRef<str>>(
     out.push('\n');
     out.push_str(uri);
     out.push('\n');
-    for (i, (name, value)) in query.iter().enumerate() {
+    push_query(out, query);
+    out.push('\n');
+    push_headers(out, headers);
+    out.push_str("\n\n");
+    out.push_str(signed_headers);
+    out.push('\n');
+    out.push_str(payload);
+}
+
+/// Appends `name=value` pairs joined by `&`.
+pub(crate) fn push_query(out: &mut String, pairs: &[(&str, &str)]) {
+    for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
@@ -126,12 +137,6 @@ pub(crate) fn canonical_request<N: AsRef<str>>(
         out.push('=');
         out.push_str(value);
     }
-    out.push('\n');
-    push_headers(out, headers);
-    out.push_str("\n\n");
-    out.push_str(signed_headers);
-    out.push('\n');
-    out.push_str(payload);
 }
 
 /// Appends the canonical header lines (without the last newline) of sorted `headers`: a repeated

@@ -293,10 +293,10 @@ impl Signer {
                 creq.push_str(&canonical.uri);
                 creq.push('\n');
                 if let Some(all) = &generic {
-                    push_query(creq, all);
+                    canonical::push_query(creq, all);
                 } else {
                     let before = user.partition_point(|(k, _)| *k < "X-Amz-");
-                    push_query(creq, &user[..before]);
+                    canonical::push_query(creq, &user[..before]);
                     if before > 0 {
                         creq.push('&');
                     }
@@ -312,7 +312,7 @@ impl Signer {
                     creq.push_str(&signed_headers_query);
                     if before < user.len() {
                         creq.push('&');
-                        push_query(creq, &user[before..]);
+                        canonical::push_query(creq, &user[before..]);
                     }
                 }
                 creq.push('\n');
@@ -456,18 +456,6 @@ fn finish(day: &DayKey, amz: &AmzDate, creq: &str, details: Option<&mut SigningD
         details.signature = signature.as_str().to_owned();
     }
     signature
-}
-
-/// Appends `name=value` pairs joined by `&`.
-fn push_query(out: &mut String, pairs: &[(&str, &str)]) {
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(value);
-    }
 }
 
 /// 64 lowercase hex digits on the stack.

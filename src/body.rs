@@ -1,4 +1,15 @@
 //! Request and response bodies: bytes, files and streams, with bounded memory.
+//!
+//! An upload body is sent as a stream of chunks of at most 64 KiB, whatever it holds, for two
+//! reasons:
+//!
+//! - **Exact length.** S3 needs the length before the first byte, so the request declares it, and the
+//!   HTTP client stops sending once that many bytes are out: a longer stream would be stored
+//!   truncated without anyone noticing. [`ExactLength`] therefore holds back the chunk that completes
+//!   the declared length until the stream says it has ended. One byte too many, in whichever chunk,
+//!   fails the request before its last byte leaves, and the server, short of bytes, stores nothing.
+//! - **Progress.** Each chunk handed to the connection is progress ([`Progress`]): the backend's idle
+//!   timeout means "nothing moved for that long", not "the whole upload took that long".
 
 use std::fmt;
 use std::io;
@@ -6,15 +17,17 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncReadExt;
 
 use crate::{Error, Result};
 
-/// How much of a file is read at a time.
-const CHUNK: usize = 64 * 1024;
+/// How much of a body is sent at a time.
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
@@ -23,6 +36,10 @@ type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 /// S3 needs the length of an upload before it starts, so streams carry theirs. Files and streams are
 /// sent as they are read, 64 KiB at a time: uploading a 1 GiB file does not hold 1 GiB in memory.
 /// Bytes and files can be sent again when a request is retried; a stream cannot.
+///
+/// A body that does not hold exactly its length — a stream that yields more or fewer bytes than it
+/// declared, a file that changed size — fails the upload with
+/// [`Error::BodyLength`](crate::Error::BodyLength) and nothing is stored.
 pub struct Body {
     kind: Kind,
 }
@@ -40,8 +57,9 @@ impl Body {
         Self { kind: Kind::Bytes(Bytes::new()) }
     }
 
-    /// A body read from `stream`, which must yield exactly `len` bytes (a stream that yields fewer
-    /// or more fails the upload rather than storing a truncated object).
+    /// A body read from `stream`, which must yield exactly `len` bytes: a stream that yields fewer or
+    /// more fails the upload with [`Error::BodyLength`](crate::Error::BodyLength) rather than storing
+    /// a truncated object, whichever chunk carries the difference.
     pub fn from_stream<S>(stream: S, len: u64) -> Self
     where
         S: Stream<Item = io::Result<Bytes>> + Send + 'static,
@@ -95,54 +113,171 @@ impl Body {
         !matches!(self.kind, Kind::Stream { .. })
     }
 
-    /// The body for one attempt: a clone of the bytes, a fresh read of the file, or the stream (once).
-    pub(crate) async fn for_attempt(&self) -> io::Result<reqwest::Body> {
-        match &self.kind {
-            Kind::Bytes(b) => Ok(reqwest::Body::from(b.clone())),
-            Kind::File { path, len } => {
-                let file = tokio::fs::File::open(path).await?;
-                Ok(reqwest::Body::wrap_stream(exact_length(read_chunks(file), *len)))
-            }
+    /// The body for one attempt, as chunks of at most [`CHUNK`] bytes checked against the declared
+    /// length, each recorded in `progress` when the connection takes it: a view of the bytes, a fresh
+    /// read of the file, or the stream (once).
+    pub(crate) async fn for_attempt(&self, progress: &Progress) -> io::Result<reqwest::Body> {
+        let (chunks, len): (ByteStream, u64) = match &self.kind {
+            Kind::Bytes(b) => (Box::pin(futures_util::stream::iter(slices(b.clone()).map(Ok))), b.len() as u64),
+            Kind::File { path, len } => (Box::pin(read_chunks(tokio::fs::File::open(path).await?)), *len),
             Kind::Stream { stream, len } => {
                 let taken = stream.lock().map_err(|_| io::Error::other("the body stream was poisoned"))?.take();
                 let stream = taken.ok_or_else(|| {
                     io::Error::other("a streamed body can be sent only once; use bytes or a file to retry")
                 })?;
-                Ok(reqwest::Body::wrap_stream(exact_length(stream, *len)))
+                (stream, *len)
             }
+        };
+        let progress = progress.clone();
+        let counted = ExactLength::new(chunks, len).map(move |chunk| {
+            if let Ok(chunk) = &chunk {
+                progress.advance(chunk.len() as u64);
+            }
+            chunk
+        });
+        Ok(reqwest::Body::wrap_stream(counted))
+    }
+}
+
+/// `bytes` cut into views of at most [`CHUNK`] bytes (no copy).
+fn slices(bytes: Bytes) -> impl Iterator<Item = Bytes> + Send {
+    let len = bytes.len();
+    (0..len).step_by(CHUNK).map(move |start| bytes.slice(start..len.min(start + CHUNK)))
+}
+
+/// The most an operating system is taken to buffer for sending once the body is handed over, and the
+/// slowest rate it is taken to drain at: see [`Progress::settling`].
+const BUFFERED: u64 = 4 * 1024 * 1024;
+const DRAIN_RATE: f64 = 512.0 * 1024.0;
+
+/// When a request's bytes last moved, shared between its body and the request's watchdog.
+#[derive(Debug, Clone)]
+pub(crate) struct Progress {
+    inner: Arc<ProgressInner>,
+}
+
+#[derive(Debug)]
+struct ProgressInner {
+    origin: Instant,
+    /// The body's length.
+    body_len: u64,
+    /// Milliseconds after `origin` of the last movement.
+    last_ms: AtomicU64,
+    /// Bytes handed to the connection.
+    sent: AtomicU64,
+    /// Whether an answer has begun to arrive.
+    answered: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// Progress of a request with a body of `body_len` bytes, starting now.
+    pub(crate) fn start(body_len: u64) -> Self {
+        Self {
+            inner: Arc::new(ProgressInner {
+                origin: Instant::now(),
+                body_len,
+                last_ms: AtomicU64::new(0),
+                sent: AtomicU64::new(0),
+                answered: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Records that `bytes` of the body moved now.
+    pub(crate) fn advance(&self, bytes: u64) {
+        self.inner.sent.fetch_add(bytes, Ordering::Relaxed);
+        self.moved();
+    }
+
+    /// Records that the answer moved now.
+    pub(crate) fn touch(&self) {
+        self.inner.answered.store(true, Ordering::Relaxed);
+        self.moved();
+    }
+
+    fn moved(&self) {
+        let ms = u64::try_from(self.inner.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.inner.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When something last moved.
+    pub(crate) fn last(&self) -> Instant {
+        self.inner.origin + std::time::Duration::from_millis(self.inner.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// Extra patience while the last bytes of a body may still be on their way. The body counts as
+    /// moved when the connection takes it, but the operating system buffers a few MiB for sending: on
+    /// a slow link the last of them go out after the whole body was handed over, while the client
+    /// sees nothing move. Until the answer begins, the wait allows them the time to drain (up to 4 MiB
+    /// at 512 KiB/s: at most 8 s). A link that stops draining is caught by the operating system
+    /// itself (`TCP_USER_TIMEOUT`, set to the idle timeout where the platform has it).
+    pub(crate) fn settling(&self) -> std::time::Duration {
+        let sent = self.sent();
+        if self.inner.body_len == 0 || sent < self.inner.body_len || self.inner.answered.load(Ordering::Relaxed) {
+            return std::time::Duration::ZERO;
+        }
+        std::time::Duration::from_secs_f64(sent.min(BUFFERED) as f64 / DRAIN_RATE)
+    }
+
+    /// Bytes of the body handed to the connection so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.inner.sent.load(Ordering::Relaxed)
+    }
+}
+
+/// Why an upload's own body failed (told apart from network errors when the request fails).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// Reading the file or the stream failed.
+    Read(io::ErrorKind, String),
+    /// The body did not hold its declared length: `received` bytes came (with more to come, when
+    /// larger than `declared`).
+    Length { declared: u64, received: u64 },
+}
+
+impl fmt::Display for BodyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(_, message) => f.write_str(message),
+            Self::Length { declared, received } => f.write_str(&crate::error::length_message(*declared, *received)),
         }
     }
 }
 
-/// An error of an upload's own body (a file that changed, a stream that failed or had the wrong
-/// length), told apart from network errors when the request fails.
-#[derive(Debug)]
-struct BodyError(String);
+impl std::error::Error for BodyFailure {}
 
-impl fmt::Display for BodyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl BodyFailure {
+    fn into_io(self) -> io::Error {
+        let kind = match &self {
+            Self::Read(kind, _) => *kind,
+            Self::Length { .. } => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, self)
+    }
+
+    /// As the crate's error.
+    pub(crate) fn into_error(self, operation: &'static str) -> Error {
+        match self {
+            Self::Read(kind, message) => Error::Io { operation, source: io::Error::new(kind, message) },
+            Self::Length { declared, received } => Error::BodyLength { operation, declared, received },
+        }
     }
 }
 
-impl std::error::Error for BodyError {}
-
-/// Marks `error` as the body's.
-fn body_failure(error: io::Error) -> io::Error {
-    if error.get_ref().is_some_and(|inner| inner.is::<BodyError>()) {
-        return error;
-    }
-    io::Error::new(error.kind(), BodyError(error.to_string()))
-}
-
-/// The body's own I/O error, if one is in `error`'s chain of sources.
-pub(crate) fn find_body_error(error: &(dyn std::error::Error + 'static)) -> Option<io::Error> {
+/// The body's own failure, if one is in `error`'s chain of sources.
+pub(crate) fn find_body_failure(error: &(dyn std::error::Error + 'static)) -> Option<BodyFailure> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<io::Error>()
-            && let Some(inner) = io.get_ref().and_then(|i| i.downcast_ref::<BodyError>())
+        if let Some(failure) = e.downcast_ref::<BodyFailure>() {
+            return Some(failure.clone());
+        }
+        // An `io::Error`'s `source()` skips the error it wraps: look inside it too.
+        if let Some(failure) = e
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<BodyFailure>())
         {
-            return Some(io::Error::new(io.kind(), inner.0.clone()));
+            return Some(failure.clone());
         }
         current = e.source();
     }
@@ -162,38 +297,74 @@ fn read_chunks(file: tokio::fs::File) -> impl Stream<Item = io::Result<Bytes>> +
     })
 }
 
-/// Passes `len` bytes of `stream` through, failing when it yields more, or ends after fewer: an upload
-/// never stores a truncated object.
-fn exact_length<S>(stream: S, len: u64) -> impl Stream<Item = io::Result<Bytes>> + Send
-where
-    S: Stream<Item = io::Result<Bytes>> + Send,
-{
-    let counted = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&counted);
-    let body = stream.map(move |chunk| {
-        let chunk = chunk.map_err(body_failure)?;
-        let seen = counter.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-        if seen > len {
-            return Err(body_failure(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("the body is longer than the {len} bytes declared"),
-            )));
+/// Passes exactly `declared` bytes of a stream through, or fails: a stream that ends early fails at
+/// its end; a stream with bytes beyond `declared` fails before the chunk that completes `declared` is
+/// released (it is held until the stream has ended), so the request never carries its full length.
+pub(crate) struct ExactLength {
+    inner: ByteStream,
+    declared: u64,
+    received: u64,
+    /// The chunk that completed the declared length, waiting for the end of the stream.
+    held: Option<Bytes>,
+    done: bool,
+}
+
+impl ExactLength {
+    pub(crate) fn new(inner: ByteStream, declared: u64) -> Self {
+        Self { inner, declared, received: 0, held: None, done: false }
+    }
+
+    fn fail(&mut self, failure: BodyFailure) -> Poll<Option<io::Result<Bytes>>> {
+        self.done = true;
+        self.held = None;
+        Poll::Ready(Some(Err(failure.into_io())))
+    }
+}
+
+impl Stream for ExactLength {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            match self.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => {
+                    let failure = match e.get_ref().and_then(|inner| inner.downcast_ref::<BodyFailure>()) {
+                        Some(failure) => failure.clone(),
+                        None => BodyFailure::Read(e.kind(), e.to_string()),
+                    };
+                    return self.fail(failure);
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    self.received = self.received.saturating_add(chunk.len() as u64);
+                    if self.received > self.declared {
+                        let failure = BodyFailure::Length { declared: self.declared, received: self.received };
+                        return self.fail(failure);
+                    }
+                    if self.received == self.declared {
+                        // The last chunk, unless the stream has more: look before releasing it.
+                        self.held = Some(chunk);
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(chunk)));
+                }
+                Poll::Ready(None) => {
+                    if self.received < self.declared {
+                        let failure = BodyFailure::Length { declared: self.declared, received: self.received };
+                        return self.fail(failure);
+                    }
+                    self.done = true;
+                    return Poll::Ready(self.held.take().map(Ok));
+                }
+            }
         }
-        Ok(chunk)
-    });
-    let end = futures_util::stream::once(async move {
-        let got = counted.load(Ordering::Relaxed);
-        if got < len {
-            Err(body_failure(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the body ended after {got} of the {len} bytes declared"),
-            )))
-        } else {
-            Ok(Bytes::new())
-        }
-    })
-    .try_filter(|chunk| futures_util::future::ready(!chunk.is_empty()));
-    body.chain(end)
+    }
 }
 
 impl fmt::Debug for Body {
@@ -242,8 +413,8 @@ pub struct ObjectBody {
 }
 
 impl ObjectBody {
-    pub(crate) fn from_response(response: reqwest::Response, operation: &'static str) -> Self {
-        let stream = response.bytes_stream().map_err(move |e| crate::s3::transport_error(operation, &e));
+    /// A body read from `stream` (the backend's; it applies its own timeouts).
+    pub(crate) fn new(stream: impl Stream<Item = Result<Bytes>> + Send + 'static) -> Self {
         Self { stream: Box::pin(stream) }
     }
 
@@ -251,7 +422,8 @@ impl ObjectBody {
     ///
     /// # Errors
     ///
-    /// Transport errors while reading.
+    /// Transport errors while reading, among them a response cut short of its length and the
+    /// backend's idle timeout.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         self.stream.next().await.transpose()
     }
@@ -260,7 +432,7 @@ impl ObjectBody {
     ///
     /// # Errors
     ///
-    /// Transport errors while reading.
+    /// As [`chunk`](Self::chunk).
     pub async fn bytes(mut self) -> Result<Bytes> {
         let mut out = BytesMut::new();
         while let Some(chunk) = self.chunk().await? {
@@ -281,7 +453,86 @@ impl fmt::Debug for ObjectBody {
     }
 }
 
-/// Maps a body I/O error to the crate's error.
-pub(crate) fn io_error(operation: &'static str, source: io::Error) -> Error {
-    Error::Io { operation, source }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: &[&'static [u8]]) -> ByteStream {
+        Box::pin(futures_util::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>()))
+    }
+
+    async fn collect(stream: ExactLength) -> (Vec<u8>, Option<io::Error>) {
+        let mut out = Vec::new();
+        let mut stream = Box::pin(stream);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => out.extend_from_slice(&chunk),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
+
+    fn length_failure(e: &io::Error) -> Option<BodyFailure> {
+        find_body_failure(e)
+    }
+
+    #[tokio::test]
+    async fn exact_streams_pass_through() {
+        let (out, err) = collect(ExactLength::new(chunks(&[b"ab", b"", b"cd"]), 4)).await;
+        assert_eq!((out.as_slice(), err.is_none()), (&b"abcd"[..], true));
+        let (out, err) = collect(ExactLength::new(chunks(&[]), 0)).await;
+        assert!(out.is_empty() && err.is_none());
+    }
+
+    /// Found by the independent check: the HTTP client stops at the declared length, so excess in a
+    /// later chunk went unseen and a truncated object was stored.
+    #[tokio::test]
+    async fn excess_fails_before_the_last_declared_byte_whichever_chunk_carries_it() {
+        for parts in [
+            &[&b"abcd"[..], b"e"][..],
+            &[b"ab", b"cd", b"", b"e"],
+            &[b"ab", b"cde"],
+            &[b"abcde"],
+            &[b"abcd", b"", b"", b"xyz"],
+        ] {
+            let (out, err) = collect(ExactLength::new(chunks(parts), 4)).await;
+            let err = err.expect("an error");
+            assert!(out.len() < 4, "{parts:?}: the declared length must never be completed, got {out:?}");
+            assert!(
+                matches!(length_failure(&err), Some(BodyFailure::Length { declared: 4, received }) if received > 4),
+                "{parts:?}: {err}"
+            );
+        }
+        let (_, err) = collect(ExactLength::new(chunks(&[b"x"]), 0)).await;
+        assert!(err.is_some(), "an empty declared body with bytes");
+    }
+
+    #[tokio::test]
+    async fn shortfall_fails_at_the_end() {
+        let (out, err) = collect(ExactLength::new(chunks(&[b"ab", b"c"]), 4)).await;
+        assert_eq!(out, b"abc");
+        let failure = length_failure(&err.expect("an error"));
+        assert_eq!(failure, Some(BodyFailure::Length { declared: 4, received: 3 }));
+    }
+
+    #[tokio::test]
+    async fn read_errors_are_the_bodys() {
+        let stream: ByteStream = Box::pin(futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"ab")),
+            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "the source broke")),
+        ]));
+        let (_, err) = collect(ExactLength::new(stream, 4)).await;
+        let failure = length_failure(&err.expect("an error"));
+        assert!(matches!(failure, Some(BodyFailure::Read(io::ErrorKind::ConnectionAborted, _))), "{failure:?}");
+    }
+
+    #[test]
+    fn bytes_are_cut_without_copies() {
+        let data = Bytes::from(vec![7u8; CHUNK * 2 + 5]);
+        let parts: Vec<Bytes> = slices(data.clone()).collect();
+        assert_eq!(parts.iter().map(Bytes::len).collect::<Vec<_>>(), [CHUNK, CHUNK, 5]);
+        assert_eq!(parts[2].as_ptr(), data[CHUNK * 2..].as_ptr());
+        assert_eq!(slices(Bytes::new()).count(), 0);
+    }
 }

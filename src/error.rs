@@ -37,6 +37,20 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
+    /// An upload body did not hold the number of bytes it declared: a stream that yielded more or
+    /// fewer, a file that changed size. The request was cut off before its last byte, so nothing was
+    /// stored; sending the same body again cannot help.
+    #[error("{operation}: {}; nothing was stored", crate::error::length_message(*declared, *received))]
+    BodyLength {
+        /// The operation, such as `PutObject`.
+        operation: &'static str,
+        /// The length the body declared.
+        declared: u64,
+        /// The bytes it yielded before the mismatch was seen: more than `declared` when it was
+        /// longer (it was not read further), fewer when it ended early.
+        received: u64,
+    },
+
     /// A local file or stream could not be read.
     #[error("{operation}: reading the body failed: {source}")]
     Io {
@@ -403,6 +417,15 @@ impl S3ErrorCode {
 impl fmt::Display for S3ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The sentence of [`Error::BodyLength`].
+pub(crate) fn length_message(declared: u64, received: u64) -> String {
+    if received > declared {
+        format!("the body holds more than the {declared} bytes it declared")
+    } else {
+        format!("the body ended after {received} of the {declared} bytes it declared")
     }
 }
 

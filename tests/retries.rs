@@ -195,8 +195,11 @@ async fn a_file_that_changed_is_reported_not_retried() {
     std::fs::write(&path, b"now much shorter").expect("shrink");
     let err = storage(&endpoint, quick(3)).put_object("k", body, &PutOptions::new()).await.expect_err("short file");
     let _ = std::fs::remove_file(&path);
-    assert!(matches!(err, stowage::Error::Io { .. }), "{err}");
+    assert!(
+        matches!(err, stowage::Error::BodyLength { declared: 262_144, received: 16, .. }),
+        "a typed length error: {err}"
+    );
     assert!(!err.is_retryable());
-    assert!(err.to_string().contains("bytes declared"), "{err}");
+    assert!(err.to_string().contains("16 of the 262144 bytes it declared"), "{err}");
     assert!(count.load(Ordering::SeqCst) <= 1, "not retried");
 }

@@ -14,24 +14,56 @@ pub const MAX_NAME_BYTES: usize = 200;
 /// The longest extension kept, in characters.
 const MAX_EXTENSION_CHARS: usize = 16;
 
-/// Names Windows refuses for files, whatever the extension.
-const WINDOWS_RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2",
-    "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+/// Names Windows refuses for files, whatever the extension, as Microsoft's "Naming Files, Paths, and
+/// Namespaces" lists them: `CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9`, `COM¹`–`COM³`, `LPT1`–`LPT9`
+/// and `LPT¹`–`LPT³` (superscript digits). `COM0` and `LPT0`, which that page listed from 2022 to
+/// 2024 and which some tools still refuse, are treated the same way: an extra `_` costs nothing.
+const WINDOWS_RESERVED: [&str; 30] = [
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    "COM0",
+    "COM1",
+    "COM2",
+    "COM3",
+    "COM4",
+    "COM5",
+    "COM6",
+    "COM7",
+    "COM8",
+    "COM9",
+    "COM\u{B9}",
+    "COM\u{B2}",
+    "COM\u{B3}",
+    "LPT0",
+    "LPT1",
+    "LPT2",
+    "LPT3",
+    "LPT4",
+    "LPT5",
+    "LPT6",
+    "LPT7",
+    "LPT8",
+    "LPT9",
+    "LPT\u{B9}",
+    "LPT\u{B2}",
+    "LPT\u{B3}",
 ];
 
 /// Makes an untrusted file name safe to use in an object key and to offer back as a download name,
 /// keeping it readable:
 ///
 /// - only the last path component is kept (`../../etc/passwd` → `passwd`; `C:\x\y.png` → `y.png`);
-/// - Unicode is normalised (NFC), so that `é` and `e` + U+0301 give the same key;
 /// - control characters, bidirectional overrides (the `evil\u{202E}gnp.exe` trick) and invisible or
-///   blank-looking characters are removed; path separators (and the Unicode characters that look like
+///   blank-looking characters are removed, then Unicode is normalised (NFC), so that `é`, `e` + U+0301
+///   and `e` + U+200D + U+0301 give the same key; path separators (and the Unicode characters that look like
 ///   them) and the characters URLs and shells treat specially (`? # % & * : ; < > | " ' ~ $ !` and the
 ///   like) become `-`; letters, digits, emoji, spaces and `. - _ ( ) + , @ =` stay;
 /// - runs of separators collapse, leading and trailing dots, dashes and spaces go (no hidden files,
 ///   no `.` or `..`);
-/// - Windows reserved names (`CON`, `NUL`, `COM1`, …) get a `_` in front;
+/// - Windows reserved names (`CON`, `NUL`, `COM1`, `LPT¹`, …, with or without an extension) get a `_`
+///   in front;
 /// - the name is cut to 100 characters and 200 bytes, keeping its extension (up to 16 ASCII letters
 ///   and digits);
 /// - an empty result becomes `file`.
@@ -45,13 +77,28 @@ const WINDOWS_RESERVED: [&str; 22] = [
 /// ```
 #[must_use]
 pub fn sanitize_filename(filename: &str) -> String {
-    let last = filename.rsplit(['/', '\\']).next().unwrap_or_default();
-    let normalised: String = last.nfc().collect();
-    let mut cleaned = String::with_capacity(normalised.len());
-    for c in normalised.chars() {
-        if c.is_control() || is_invisible(c) {
-            continue;
+    // Cutting a long name can make its end look like an extension (`….-.AA0A`), which a second pass
+    // would treat differently: the result is the fixed point, so that sanitising a sanitised name
+    // changes nothing (the property tests in tests/names.rs hold it to that). Each pass only shortens
+    // the name or leaves it as it is, so this ends within a pass or two.
+    let mut name = sanitize_once(filename);
+    for _ in 0..8 {
+        let again = sanitize_once(&name);
+        if again == name {
+            break;
         }
+        name = again;
+    }
+    name
+}
+
+fn sanitize_once(filename: &str) -> String {
+    let last = filename.rsplit(['/', '\\']).next().unwrap_or_default();
+    // What is removed goes before normalising: an invisible character between a letter and its
+    // combining mark would otherwise keep them apart, and `e\u{200D}\u{301}` and `é` would differ.
+    let visible: String = last.chars().filter(|&c| !c.is_control() && !is_invisible(c)).collect();
+    let mut cleaned = String::with_capacity(visible.len());
+    for c in visible.nfc() {
         let c = if c.is_whitespace() { ' ' } else { c };
         let keep = c.is_alphanumeric()
             || matches!(c, '.' | '-' | '_' | ' ' | '(' | ')' | '+' | ',' | '@' | '=')
@@ -68,7 +115,8 @@ pub fn sanitize_filename(filename: &str) -> String {
     let (stem, extension) = split_extension(trimmed);
     let stem = stem.trim_matches(['.', '-', ' ', '_']);
     let stem = if stem.is_empty() { "file" } else { stem };
-    // Windows refuses `CON`, `CON.txt` and `CON.tar.gz` alike: compare up to the first dot.
+    // Windows refuses `CON`, `CON.txt`, `CON .txt` and `CON.tar.gz` alike: compare up to the first
+    // dot, without trailing spaces.
     let base = stem.split('.').next().unwrap_or_default().trim_end();
     let stem = if WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base)) {
         format!("_{stem}")
@@ -206,5 +254,31 @@ mod tests {
         assert_eq!(sanitize_filename("a\u{E0041}\u{FE0F}b.txt"), "ab.txt");
         assert_eq!(sanitize_filename("archive.tar.gz"), "archive.tar.gz");
         assert_eq!(sanitize_filename("weird.ext with space"), "weird.ext with space");
+    }
+
+    /// Found by the independent check: what is removed went after normalising, so an invisible
+    /// character between a letter and its combining mark kept them apart.
+    #[test]
+    fn invisible_characters_between_a_letter_and_its_mark_give_one_spelling() {
+        let nfc = "caf\u{E9}.txt";
+        for invisible in ['\u{200D}', '\u{034F}', '\u{FEFF}', '\u{2066}', '\u{3164}', '\u{200B}', '\u{E0001}'] {
+            let name = format!("cafe{invisible}\u{301}.txt");
+            assert_eq!(sanitize_filename(&name), nfc, "{invisible:?}");
+        }
+        assert_eq!(sanitize_filename("cafe\u{301}.txt"), nfc);
+        // Hangul jamo kept apart by a filler compose once it is gone.
+        assert_eq!(sanitize_filename("\u{1100}\u{115F}\u{1161}"), "\u{AC00}");
+    }
+
+    /// Microsoft's list has superscript-digit device names too.
+    #[test]
+    fn windows_reserved_names_follow_microsofts_list() {
+        for name in ["COM\u{B9}", "com\u{B2}.txt", "LPT\u{B3}.tar.gz", "lpt\u{B9} .png", "COM0", "Lpt9.doc", "aux"] {
+            let safe = sanitize_filename(name);
+            assert!(safe.starts_with('_'), "{name:?} -> {safe:?}");
+        }
+        for name in ["COM10.txt", "LPT\u{B4}", "CONSOLE.txt", "nullable", "COM"] {
+            assert!(!sanitize_filename(name).starts_with('_'), "{name:?}");
+        }
     }
 }

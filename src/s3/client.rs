@@ -2,10 +2,12 @@
 
 use std::borrow::Cow;
 
-use reqwest::header::{HeaderName, HeaderValue};
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{S3Storage, dates, read_limited, transport_error, xml};
-use crate::body::{Body, io_error};
+use super::transport::{Stall, Timing, transport_error, watched};
+use super::{S3Storage, dates, xml};
+use crate::body::{Body, ObjectBody, Progress, find_body_failure};
 use crate::error::{S3ErrorCode, ServiceError};
 use crate::sigv4::{Method, Payload, Request, redact_token};
 use crate::storage::{ObjectList, ObjectMeta};
@@ -25,11 +27,23 @@ pub(crate) struct Call<'a> {
     body: Option<&'a Body>,
     /// A 404 is an answer, not an error (HEAD of a missing object).
     accept_not_found: bool,
+    /// Read the whole answer (at most this many bytes) as part of each attempt, so that an answer
+    /// cut short is retried like a failed request.
+    read_limit: Option<usize>,
 }
 
 impl<'a> Call<'a> {
     pub(crate) fn new(operation: &'static str, method: Method, key: Option<&'a str>) -> Self {
-        Self { operation, method, key, query: Vec::new(), headers: Vec::new(), body: None, accept_not_found: false }
+        Self {
+            operation,
+            method,
+            key,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            accept_not_found: false,
+            read_limit: None,
+        }
     }
 
     pub(crate) fn query(mut self, query: Vec<(&'a str, Cow<'a, str>)>) -> Self {
@@ -51,6 +65,107 @@ impl<'a> Call<'a> {
         self.accept_not_found = true;
         self
     }
+
+    /// Reads the answer's body (at most `limit` bytes) within each attempt.
+    pub(crate) fn read_body(mut self, limit: usize) -> Self {
+        self.read_limit = Some(limit);
+        self
+    }
+}
+
+/// A successful answer: status, headers, and the body, read or still to read.
+pub(crate) struct Answer {
+    pub(crate) status: reqwest::StatusCode,
+    pub(crate) headers: HeaderMap,
+    operation: &'static str,
+    body: AnswerBody,
+}
+
+enum AnswerBody {
+    Read(Bytes),
+    Unread { response: reqwest::Response, progress: Progress, timing: Timing },
+}
+
+impl Answer {
+    /// A header as text.
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
+    /// The body read within the attempt ([`Call::read_body`]); empty otherwise.
+    pub(crate) fn body(&self) -> &[u8] {
+        match &self.body {
+            AnswerBody::Read(bytes) => bytes,
+            AnswerBody::Unread { .. } => &[],
+        }
+    }
+
+    /// The body as a stream, still under the request's idle timeout and deadline.
+    pub(crate) fn into_object_body(self) -> ObjectBody {
+        let operation = self.operation;
+        match self.body {
+            AnswerBody::Read(bytes) => ObjectBody::new(futures_util::stream::iter([Ok(bytes)])),
+            AnswerBody::Unread { response, progress, timing } => {
+                let state = Some((response, progress, timing));
+                ObjectBody::new(futures_util::stream::unfold(state, move |state| async move {
+                    let (mut response, progress, timing) = state?;
+                    match next_chunk(&mut response, &progress, &timing, operation).await {
+                        Ok(Some(chunk)) => Some((Ok(chunk), Some((response, progress, timing)))),
+                        Ok(None) => None,
+                        Err(e) => Some((Err(e), None)),
+                    }
+                }))
+            }
+        }
+    }
+}
+
+/// The next chunk of a response, under the idle timeout and the deadline.
+async fn next_chunk(
+    response: &mut reqwest::Response,
+    progress: &Progress,
+    timing: &Timing,
+    operation: &'static str,
+) -> Result<Option<Bytes>> {
+    match watched(response.chunk(), progress, timing).await {
+        Ok(Ok(chunk)) => {
+            progress.touch();
+            Ok(chunk)
+        }
+        Ok(Err(e)) => Err(transport_error(operation, &e)),
+        Err(stall) => Err(stall.into_error(operation, "reading the response")),
+    }
+}
+
+/// Why reading a whole response failed.
+enum ReadFailure {
+    /// The connection broke or stalled: worth another attempt.
+    Transport(Error),
+    /// More than the limit: not worth one.
+    TooLarge(Error),
+}
+
+/// Reads a whole response, refusing more than `limit` bytes.
+async fn read_all(
+    mut response: reqwest::Response,
+    limit: usize,
+    progress: &Progress,
+    timing: &Timing,
+    operation: &'static str,
+) -> Result<Bytes, ReadFailure> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) =
+        next_chunk(&mut response, progress, timing, operation).await.map_err(ReadFailure::Transport)?
+    {
+        if out.len() + chunk.len() > limit {
+            return Err(ReadFailure::TooLarge(Error::InvalidResponse {
+                operation,
+                reason: format!("the answer is larger than the {limit} bytes expected of it"),
+            }));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
 }
 
 /// How the path of a key with `.` or `..` segments is put on the wire. HTTP clients built on the
@@ -66,14 +181,16 @@ enum PathForm {
 }
 
 impl S3Storage {
-    /// Sends `call`, retrying as the policy allows, and returns the successful response.
-    pub(crate) async fn execute(&self, call: &Call<'_>) -> Result<reqwest::Response> {
+    /// Sends `call`, retrying as the policy allows, and returns the successful answer.
+    pub(crate) async fn execute(&self, call: &Call<'_>) -> Result<Answer> {
         let retry = self.inner.retry;
+        let timing = Timing::start(self.inner.idle_timeout, self.inner.timeout);
         let replayable = call.body.is_none_or(Body::is_replayable);
         let payload_hash = call.body.and_then(|b| b.as_bytes()).filter(|_| self.inner.sign_payloads).map(|bytes| {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(bytes))
         });
+        let body_len = call.body.map_or(0, Body::len);
         let mut attempt: u32 = 0;
         let mut clock_corrected = false;
         let mut form = PathForm::Decoded;
@@ -92,19 +209,67 @@ impl S3Storage {
             for (name, value) in &auth {
                 builder = with_header(builder, name, value)?;
             }
+            let progress = Progress::start(body_len);
             if let Some(body) = call.body {
-                builder = builder.body(body.for_attempt().await.map_err(|e| io_error(call.operation, e))?);
+                let sent = body
+                    .for_attempt(&progress)
+                    .await
+                    .map_err(|e| Error::Io { operation: call.operation, source: e })?;
+                builder = builder.body(sent);
             }
 
-            let outcome = builder.send().await;
             let retries_left = attempt < retry.max_attempts.max(1) && replayable;
+            // Waits before the next attempt, unless that would pass the deadline.
+            let backoff = |delay: std::time::Duration| {
+                let go_on = retries_left && !timing.would_pass_deadline(delay);
+                async move {
+                    if go_on {
+                        tokio::time::sleep(delay).await;
+                    }
+                    go_on
+                }
+            };
+            let outcome = match watched(builder.send(), &progress, &timing).await {
+                Ok(outcome) => outcome,
+                Err(stall) => {
+                    let phase = if progress.sent() < body_len {
+                        format!("the server took {} of the {body_len} bytes of the body, then no more", progress.sent())
+                    } else {
+                        "waiting for the answer".to_owned()
+                    };
+                    let error = stall.into_error(call.operation, &phase);
+                    if matches!(stall, Stall::Idle(_)) && backoff(retry.delay(attempt)).await {
+                        continue;
+                    }
+                    return Err(error);
+                }
+            };
             match outcome {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) if call.accept_not_found && response.status() == reqwest::StatusCode::NOT_FOUND => {
-                    return Ok(response);
+                Ok(response)
+                    if response.status().is_success()
+                        || (call.accept_not_found && response.status() == reqwest::StatusCode::NOT_FOUND) =>
+                {
+                    progress.touch();
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let body = match call.read_limit {
+                        None => AnswerBody::Unread { response, progress, timing },
+                        Some(limit) => match read_all(response, limit, &progress, &timing, call.operation).await {
+                            Ok(bytes) => AnswerBody::Read(bytes),
+                            Err(ReadFailure::TooLarge(e)) => return Err(e),
+                            Err(ReadFailure::Transport(e)) => {
+                                if backoff(retry.delay(attempt)).await {
+                                    continue;
+                                }
+                                return Err(e);
+                            }
+                        },
+                    };
+                    return Ok(Answer { status, headers, operation: call.operation, body });
                 }
                 Ok(response) => {
-                    let mut error = service_error(call.operation, call.method, response).await;
+                    progress.touch();
+                    let mut error = service_error(call.operation, call.method, response, &progress, &timing).await;
                     if let Some(server) = error.server_date.filter(|_| is_clock_skew(&error, at))
                         && !clock_corrected
                         && replayable
@@ -120,11 +285,12 @@ impl S3Storage {
                         attempt -= 1;
                         continue;
                     }
-                    if error.is_retryable() && retries_left {
+                    if error.is_retryable() {
                         let delay =
                             retry.delay(attempt).max(error.retry_after.unwrap_or_default().min(retry.max_delay));
-                        tokio::time::sleep(delay).await;
-                        continue;
+                        if backoff(delay).await {
+                            continue;
+                        }
                     }
                     if error.code == S3ErrorCode::SignatureDoesNotMatch {
                         error.client_canonical_request = self
@@ -137,14 +303,13 @@ impl S3Storage {
                     return Err(error.into());
                 }
                 Err(e) => {
-                    // A body that could not be read (a file that changed length, a stream that broke)
-                    // is the caller's, not the network's: no retry.
-                    if let Some(io) = body_error(&e) {
-                        return Err(io_error(call.operation, io));
+                    // A body that could not be read or did not hold its length is the caller's, not
+                    // the network's: no retry.
+                    if let Some(failure) = find_body_failure(&e) {
+                        return Err(failure.into_error(call.operation));
                     }
                     let retryable = e.is_connect() || e.is_timeout() || e.is_request();
-                    if retryable && retries_left {
-                        tokio::time::sleep(retry.delay(attempt)).await;
+                    if retryable && backoff(retry.delay(attempt)).await {
                         continue;
                     }
                     return Err(transport_error(call.operation, &e));
@@ -223,11 +388,6 @@ impl S3Storage {
     }
 }
 
-/// The I/O error of the request body, if that is what failed the request.
-fn body_error(error: &reqwest::Error) -> Option<std::io::Error> {
-    crate::body::find_body_error(error)
-}
-
 /// Adds a header the signer has already checked (token name, no CR/LF).
 fn with_header(builder: reqwest::RequestBuilder, name: &str, value: &str) -> Result<reqwest::RequestBuilder> {
     let name =
@@ -247,7 +407,13 @@ fn is_clock_skew(error: &ServiceError, signed_at: time::OffsetDateTime) -> bool 
 }
 
 /// Reads a failed response into a [`ServiceError`].
-async fn service_error(operation: &'static str, method: Method, response: reqwest::Response) -> ServiceError {
+async fn service_error(
+    operation: &'static str,
+    method: Method,
+    response: reqwest::Response,
+    progress: &Progress,
+    timing: &Timing,
+) -> ServiceError {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -255,10 +421,12 @@ async fn service_error(operation: &'static str, method: Method, response: reqwes
     let retry_after =
         text("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(std::time::Duration::from_secs);
     let header_request_id = text("x-amz-request-id");
+    // An error document that is cut short, stalls or is too large is read as no document: the
+    // status still says what happened.
     let body = if method == Method::Head {
-        Vec::new()
+        Bytes::new()
     } else {
-        read_limited(response, MAX_ERROR_BODY, operation).await.unwrap_or_default()
+        read_all(response, MAX_ERROR_BODY, progress, timing, operation).await.unwrap_or_default()
     };
     let mut error = ServiceError::from_response(operation, status, &body);
     error.request_id = error.request_id.or(header_request_id);

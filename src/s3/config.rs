@@ -81,7 +81,7 @@ pub struct S3Config {
     pub(crate) retry: RetryPolicy,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
     pub(crate) clock_skew: time::Duration,
     pub(crate) payload_signing: PayloadSigning,
 }
@@ -100,7 +100,7 @@ impl S3Config {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             timeout: None,
-            read_timeout: Some(Duration::from_secs(60)),
+            idle_timeout: Some(Duration::from_secs(60)),
             clock_skew: time::Duration::ZERO,
             payload_signing: PayloadSigning::Auto,
         }
@@ -206,22 +206,45 @@ impl S3Config {
         self
     }
 
-    /// How long to wait for a connection (default 10 s).
+    /// How long opening a connection may take (default 10 s). The idle timeout runs meanwhile too,
+    /// so the smaller of the two bounds connecting.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// A limit on each whole request, body included (default: none, so that large uploads can take
-    /// their time; the read timeout still catches a stalled server).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    /// How long *nothing may move* during a request (default 60 s): no byte of the upload taken by the
+    /// connection, no byte of the answer received. A slow but steady upload or download never trips
+    /// it, however long it takes; a server that stops reading the body, never answers, or stalls in
+    /// the middle of a download does, within the timeout of its last movement. A stall is retried like
+    /// a dropped connection (bytes and files; a stream cannot be sent twice).
+    ///
+    /// The bytes the operating system buffers for sending count as moved: on a very slow link, keep
+    /// the timeout well above the time a few megabytes take to go out.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
         self
     }
 
-    /// How long a response may stall between two reads (default 60 s).
-    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = Some(timeout);
+    /// The same as [`with_idle_timeout`](Self::with_idle_timeout), under the name of earlier
+    /// versions: it limits stalls, never the length of a transfer.
+    pub fn with_read_timeout(self, timeout: Duration) -> Self {
+        self.with_idle_timeout(timeout)
+    }
+
+    /// No idle timeout: wait for a stalled server for ever (bound requests with
+    /// [`with_timeout`](Self::with_timeout) then).
+    pub fn without_idle_timeout(mut self) -> Self {
+        self.idle_timeout = None;
+        self
+    }
+
+    /// A deadline for each S3 request as a whole: every attempt, the waits between them and the
+    /// reading of the answer (a download's body included) end within `timeout`, or the request fails
+    /// with a timeout error. None by default, so that large transfers can take their time while the
+    /// idle timeout catches a stalled server.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 

@@ -9,7 +9,8 @@ use std::fmt;
 
 use md5::Digest;
 
-use super::{S3Storage, client::Call, read_limited, transport_error, xml};
+use super::transport::{Timing, transport_error, watched};
+use super::{S3Storage, client::Call, xml};
 use crate::body::Body;
 use crate::encoding::base64;
 use crate::error::S3ErrorCode;
@@ -220,11 +221,12 @@ impl S3Storage {
     ///
     /// Signing, transport and service errors.
     pub async fn get_bucket_cors(&self) -> Result<Option<CorsConfiguration>> {
-        let call = Call::new("GetBucketCors", Method::Get, None).query(vec![("cors", Cow::Borrowed(""))]);
+        let call = Call::new("GetBucketCors", Method::Get, None)
+            .query(vec![("cors", Cow::Borrowed(""))])
+            .read_body(1024 * 1024);
         match self.execute(&call).await {
-            Ok(response) => {
-                let body = read_limited(response, 1024 * 1024, "GetBucketCors").await?;
-                let text = String::from_utf8(body).map_err(|_| Error::InvalidResponse {
+            Ok(answer) => {
+                let text = String::from_utf8(answer.body().to_vec()).map_err(|_| Error::InvalidResponse {
                     operation: "GetBucketCors",
                     reason: "the document is not UTF-8".into(),
                 })?;
@@ -279,7 +281,12 @@ impl S3Storage {
         if !wanted.is_empty() {
             request = request.header("access-control-request-headers", wanted.join(","));
         }
-        let response = request.send().await.map_err(|e| transport_error("CORS preflight", &e))?;
+        let progress = crate::body::Progress::start(0);
+        let timing = Timing::start(self.inner.idle_timeout, self.inner.timeout);
+        let response = watched(request.send(), &progress, &timing)
+            .await
+            .map_err(|stall| stall.into_error("CORS preflight", "waiting for the answer"))?
+            .map_err(|e| transport_error("CORS preflight", &e))?;
         let status = response.status().as_u16();
         let text = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let allow_origin = text("access-control-allow-origin");

@@ -8,6 +8,7 @@ mod cors;
 mod dates;
 mod post;
 pub(crate) mod retry;
+mod transport;
 pub(crate) mod xml;
 
 use std::borrow::Cow;
@@ -22,7 +23,7 @@ pub use config::{PayloadSigning, Provider, S3Config};
 pub use cors::{CorsConfiguration, CorsRule, PreflightReport};
 pub use retry::RetryPolicy;
 
-use crate::body::{Body, ObjectBody};
+use crate::body::Body;
 use crate::sigv4::{BucketAddress, Method, Signer};
 use crate::storage::{
     GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy, PresignedPost, PresignedRequest,
@@ -31,6 +32,9 @@ use crate::storage::{
 use crate::{Error, Result};
 
 use client::Call;
+
+/// The largest listing page read (1000 keys of 1024 bytes, URL-encoded, fit in well under this).
+const MAX_LISTING: usize = 16 * 1024 * 1024;
 
 /// The S3 backend: one bucket on AWS S3, Cloudflare R2 or any S3-compatible server.
 ///
@@ -47,6 +51,10 @@ struct Inner {
     provider: Provider,
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// How long nothing may move (see [`transport`]).
+    idle_timeout: Option<Duration>,
+    /// The deadline of one request, retries included.
+    timeout: Option<Duration>,
     /// Whether in-memory upload bodies are hashed and signed.
     sign_payloads: bool,
     /// Milliseconds to add to this machine's clock, learnt from the server when it said the request
@@ -64,16 +72,14 @@ impl S3Storage {
     pub fn new(config: S3Config) -> Result<Self> {
         let (address, provider) = config.resolve()?;
         let signer = Signer::new(config.credentials.clone(), &config.region, "s3")?;
-        let mut http = reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("stowage/", env!("CARGO_PKG_VERSION")));
-        if let Some(timeout) = config.timeout {
-            http = http.timeout(timeout);
-        }
-        if let Some(timeout) = config.read_timeout {
-            http = http.read_timeout(timeout);
-        }
+        // The operating system watches the bytes it buffered: a connection whose data goes
+        // unacknowledged for the idle timeout is given up (see `transport`).
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        let http = http.tcp_user_timeout(config.idle_timeout);
         let http = http.build().map_err(|e| Error::Config(format!("building the HTTP client: {}", e.without_url())))?;
         let skew_ms = i64::try_from(config.clock_skew.whole_milliseconds()).unwrap_or(0);
         let sign_payloads = match config.payload_signing {
@@ -87,6 +93,8 @@ impl S3Storage {
             provider,
             http,
             retry: config.retry,
+            idle_timeout: config.idle_timeout,
+            timeout: config.timeout,
             sign_payloads,
             skew_ms: AtomicI64::new(skew_ms),
         };
@@ -218,17 +226,17 @@ impl Storage for S3Storage {
             .collect();
         headers.push(("content-length", Cow::Owned(body.len().to_string())));
         let call = Call::new("PutObject", Method::Put, Some(key)).headers(headers).body(&body);
-        let response = self.execute(&call).await?;
-        Ok(PutObjectOutput { etag: header(&response, "etag") })
+        let answer = self.execute(&call).await?;
+        Ok(PutObjectOutput { etag: answer.header("etag") })
     }
 
     async fn head_object(&self, key: &str) -> Result<Option<ObjectMeta>> {
         let call = Call::new("HeadObject", Method::Head, Some(key)).accept_not_found();
-        let response = self.execute(&call).await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
+        let answer = self.execute(&call).await?;
+        if answer.status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        Ok(Some(meta_from_headers(key, &response, "HeadObject")?))
+        Ok(Some(meta_from_headers(key, &answer.headers, "HeadObject")?))
     }
 
     async fn get_object(&self, key: &str, options: &GetOptions) -> Result<GetObjectOutput> {
@@ -238,10 +246,10 @@ impl Storage for S3Storage {
         if let Some(range) = &range {
             call = call.headers(vec![("range", Cow::Borrowed(range.as_str()))]);
         }
-        let response = self.execute(&call).await?;
-        let meta = meta_from_headers(key, &response, "GetObject")?;
-        let content_range = header(&response, "content-range");
-        Ok(GetObjectOutput { meta, content_range, body: ObjectBody::from_response(response, "GetObject") })
+        let answer = self.execute(&call).await?;
+        let meta = meta_from_headers(key, &answer.headers, "GetObject")?;
+        let content_range = answer.header("content-range");
+        Ok(GetObjectOutput { meta, content_range, body: answer.into_object_body() })
     }
 
     async fn delete_object(&self, key: &str) -> Result<()> {
@@ -261,10 +269,9 @@ impl Storage for S3Storage {
         if let Some(max) = options.max_keys {
             query.push(("max-keys", Cow::Owned(max.to_string())));
         }
-        let call = Call::new("ListObjectsV2", Method::Get, None).query(query);
-        let response = self.execute(&call).await?;
-        let body = read_limited(response, 16 * 1024 * 1024, "ListObjectsV2").await?;
-        client::parse_list(&body)
+        let call = Call::new("ListObjectsV2", Method::Get, None).query(query).read_body(MAX_LISTING);
+        let answer = self.execute(&call).await?;
+        client::parse_list(answer.body())
     }
 
     fn presign_post(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost> {
@@ -282,14 +289,8 @@ impl fmt::Debug for S3Storage {
     }
 }
 
-/// A response header as text.
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
 /// Object metadata from the headers of a HEAD or GET response.
-fn meta_from_headers(key: &str, response: &reqwest::Response, operation: &'static str) -> Result<ObjectMeta> {
-    let headers = response.headers();
+fn meta_from_headers(key: &str, headers: &reqwest::header::HeaderMap, operation: &'static str) -> Result<ObjectMeta> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // With a range, Content-Range carries the whole size: `bytes 0-15/1234`.
     let size = match text("content-range").and_then(|r| r.rsplit('/').next().and_then(|t| t.parse().ok())) {
@@ -311,65 +312,4 @@ fn meta_from_headers(key: &str, response: &reqwest::Response, operation: &'stati
         }
     }
     Ok(meta)
-}
-
-/// Reads a response body, refusing more than `limit` bytes.
-async fn read_limited(mut response: reqwest::Response, limit: usize, operation: &'static str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(operation, &e))? {
-        if out.len() + chunk.len() > limit {
-            return Err(Error::InvalidResponse { operation, reason: format!("response larger than {limit} bytes") });
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-/// A reqwest error as the crate's, without the URL (which may carry a signature).
-pub(crate) fn transport_error(operation: &'static str, error: &reqwest::Error) -> Error {
-    let timeout = error.is_timeout();
-    let mut message = error.to_string();
-    let mut source: &dyn std::error::Error = error;
-    while let Some(next) = source.source() {
-        message.push_str(": ");
-        message.push_str(&next.to_string());
-        source = next;
-    }
-    // reqwest's message names the URL; cut it out.
-    let message = strip_urls(&message);
-    Error::Transport { operation, message, timeout, source: None }
-}
-
-/// Replaces anything that looks like a URL with `<url>`.
-fn strip_urls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("http") {
-        let (before, from) = rest.split_at(i);
-        out.push_str(before);
-        if from.starts_with("http://") || from.starts_with("https://") {
-            let end = from.find(|c: char| c.is_whitespace() || c == ')' || c == '"').unwrap_or(from.len());
-            out.push_str("<url>");
-            rest = &from[end..];
-        } else {
-            out.push_str("http");
-            rest = &from[4..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_cut_out_of_messages() {
-        assert_eq!(
-            strip_urls("error sending request for url (http://h/b/k?X-Amz-Signature=abc): refused"),
-            "error sending request for url (<url>): refused"
-        );
-        assert_eq!(strip_urls("no url here, httpd"), "no url here, httpd");
-    }
 }

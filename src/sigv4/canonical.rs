@@ -4,8 +4,7 @@ use std::borrow::Cow;
 
 use sha2::{Digest, Sha256};
 
-use super::encode;
-use super::signer::Hex64;
+use super::encode::{self, Hex64};
 use super::{Error, Payload, Request, SigningSettings};
 
 /// Headers the signer sets itself; a caller may not pass them.

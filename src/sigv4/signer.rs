@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::canonical::{self, Canonical};
-use super::encode;
+use super::encode::{self, Hex64};
 use super::key::{DayKey, KeyCache, KeyParams};
 use super::output::{AuthHeaders, PresignedUrl, SigningDetails};
 use super::time::AmzDate;
@@ -456,38 +456,6 @@ fn finish(day: &DayKey, amz: &AmzDate, creq: &str, details: Option<&mut SigningD
         details.signature = signature.as_str().to_owned();
     }
     signature
-}
-
-/// 64 lowercase hex digits on the stack.
-pub(crate) struct Hex64([u8; 64]);
-
-impl Hex64 {
-    pub(crate) fn of(bytes: &[u8]) -> Self {
-        /// The two lowercase hex digits of every byte.
-        const PAIRS: [[u8; 2]; 256] = {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            let mut table = [[0u8; 2]; 256];
-            let mut i = 0;
-            while i < 256 {
-                table[i] = [DIGITS[i >> 4], DIGITS[i & 0x0f]];
-                i += 1;
-            }
-            table
-        };
-        let mut out = [b'0'; 64];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
-            pair.copy_from_slice(&PAIRS[usize::from(*byte)]);
-        }
-        Self(out)
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
 }
 
 fn itoa_buf() -> [u8; 20] {

@@ -5,6 +5,8 @@
 #[cfg(feature = "s3")]
 pub mod multipart;
 #[cfg(feature = "s3")]
+pub mod proxy;
+#[cfg(feature = "s3")]
 pub mod raw_http;
 pub mod rng;
 #[cfg(feature = "s3")]

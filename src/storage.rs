@@ -234,9 +234,8 @@ impl From<crate::sigv4::PresignedUrl> for PresignedRequest {
     fn from(p: crate::sigv4::PresignedUrl) -> Self {
         let method = p.method().as_str().to_owned();
         let expires_at = p.expires_at();
-        let (url, headers) = p.into_parts();
-        let headers = headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-        Self { method, url, headers, expires_at }
+        let headers = p.headers().iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned())).collect();
+        Self { method, url: p.into_url(), headers, expires_at }
     }
 }
 

@@ -28,11 +28,6 @@ pub(crate) struct Canonical<'r> {
     pub(crate) uri: Cow<'r, str>,
     /// The `host` header value: lowercase host, port only when not the scheme's default.
     pub(crate) host: Cow<'r, str>,
-    /// The caller's query parameters, encoded, in the caller's order.
-    pub(crate) query: Vec<(Cow<'r, str>, Cow<'r, str>)>,
-    /// The caller's headers: lowercase name and value as given, in the caller's order, with room
-    /// for the signer's own.
-    pub(crate) headers: Vec<(Cow<'r, str>, &'r str)>,
 }
 
 impl<'r> Canonical<'r> {
@@ -45,31 +40,60 @@ impl<'r> Canonical<'r> {
             _ => (canonical_host(request)?, canonical_uri(&request.path, settings)?),
         };
 
-        let mut query = Vec::with_capacity(request.query.len());
-        for (name, value) in &request.query {
-            if RESERVED_QUERY.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        for (name, _) in &request.query {
+            // Every reserved name starts with `X-`.
+            let maybe_reserved = name.as_bytes().first().is_some_and(|b| b.eq_ignore_ascii_case(&b'x'));
+            if maybe_reserved && RESERVED_QUERY.iter().any(|r| r.eq_ignore_ascii_case(name)) {
                 return Err(Error::ReservedQueryParameter { name: name.chars().take(64).collect() });
             }
-            query.push((encode::component(name), encode::component(value)));
         }
 
-        let mut headers =
-            if request.headers.is_empty() { Vec::new() } else { Vec::with_capacity(request.headers.len() + 4) };
-        for (name, value) in &request.headers {
-            check_header_name(name)?;
-            let lower: Cow<'r, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                Cow::Owned(name.to_ascii_lowercase())
-            } else {
-                Cow::Borrowed(name.as_ref())
-            };
-            if RESERVED_HEADERS.contains(&lower.as_ref()) {
-                return Err(Error::ReservedHeader { name: name.to_string() });
-            }
-            check_header_value(name, value)?;
-            headers.push((lower, value.as_ref()));
-        }
-        Ok(Self { uri, host, query, headers })
+        Ok(Self { uri, host })
     }
+}
+
+/// The caller's headers, checked: lowercase name and value as given, in the caller's order.
+pub(crate) fn checked_headers<'r>(
+    request: &'r Request<'_>,
+) -> impl Iterator<Item = Result<(Cow<'r, str>, &'r str), Error>> + 'r {
+    request.headers.iter().map(|(name, value)| {
+        check_header_name(name)?;
+        let lower: Cow<'r, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(name.as_ref())
+        };
+        if RESERVED_HEADERS.contains(&lower.as_ref()) {
+            return Err(Error::ReservedHeader { name: name.to_string() });
+        }
+        check_header_value(name, value)?;
+        Ok((lower, value.as_ref()))
+    })
+}
+
+/// Appends `name=value&` for each parameter of `query`, encoded, to `out` (the caller's order, as a URL
+/// carries them), records where each lies in `spans` (start, `=`, end), and sorts `spans` by encoded
+/// name and value (the canonical order). `spans` holds one entry per parameter.
+pub(crate) fn push_query_params<N: AsRef<str>, V: AsRef<str>>(
+    out: &mut String,
+    query: &[(N, V)],
+    spans: &mut [(usize, usize, usize)],
+) {
+    for ((name, value), span) in query.iter().zip(spans.iter_mut()) {
+        let start = out.len();
+        encode::push_component(out, name.as_ref());
+        let eq = out.len();
+        out.push('=');
+        encode::push_component(out, value.as_ref());
+        *span = (start, eq, out.len());
+        out.push('&');
+    }
+    spans.sort_unstable_by(|a, b| query_param(out, a).cmp(&query_param(out, b)));
+}
+
+/// The encoded `(name, value)` of the parameter at `span` of `text` ([`push_query_params`]).
+pub(crate) fn query_param<'t>(text: &'t str, &(start, eq, end): &(usize, usize, usize)) -> (&'t str, &'t str) {
+    (text.get(start..eq).unwrap_or_default(), text.get(eq + 1..end).unwrap_or_default())
 }
 
 /// Runs `f` with an empty string buffer that keeps its capacity from call to call on this thread, for

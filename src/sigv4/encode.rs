@@ -84,11 +84,6 @@ pub fn encode_component(raw: &str) -> String {
     encoded(raw, COMPONENT).into_owned()
 }
 
-/// Encodes a component, borrowing when nothing needs encoding.
-pub(crate) fn component(raw: &str) -> Cow<'_, str> {
-    encoded(raw, COMPONENT)
-}
-
 /// Appends the path encoding of `raw` to `out`.
 pub(crate) fn push_path(out: &mut String, raw: &str) {
     push_encoded(out, raw, PATH);

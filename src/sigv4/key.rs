@@ -14,6 +14,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::encode;
+use super::sha::{HmacKey, HmacRun};
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -50,6 +51,8 @@ pub(crate) fn derive_signing_key(secret: &str, date: &str, region: &str, service
 
 /// Everything about a signing day that does not change from request to request.
 pub(crate) struct DayKey {
+    /// Tells this day key apart from every other (per-thread caches are keyed by it).
+    pub(crate) id: u64,
     /// `YYYYMMDD`.
     pub(crate) date: [u8; 8],
     /// `AKID/YYYYMMDD/region/service/aws4_request`, for the Authorization header.
@@ -61,14 +64,64 @@ pub(crate) struct DayKey {
     pub(crate) query_prefix: String,
     /// `\n<scope>\n`: the part of the string to sign between the time and the hash.
     pub(crate) sts_scope: String,
-    /// HMAC-SHA256 keyed with the day's signing key, ready to clone.
-    pub(crate) mac: HmacSha256,
+    /// HMAC-SHA256 keyed with the day's signing key.
+    pub(crate) mac: HmacKey,
 }
 
-/// The signing key of the most recent day, shared by all threads that use one signer.
-#[derive(Default)]
+impl DayKey {
+    /// The day's HMAC state with the string to sign absorbed up to the hash of the canonical request
+    /// (`AWS4-HMAC-SHA256\n<time>\n<scope>\n`). That prefix changes once a second, so each thread
+    /// keeps the state of the last second it signed in: a service presigning many URLs a second
+    /// hashes one block less per signature. (The state is wiped when replaced, like the day key.)
+    pub(crate) fn with_time(&self, amz_date: &str) -> HmacRun {
+        type Slot = Option<(u64, [u8; 16], HmacRun)>;
+        thread_local! {
+            static LAST: std::cell::RefCell<Slot> = const { std::cell::RefCell::new(None) };
+        }
+        let fresh = || {
+            let mut mac = self.mac.start();
+            mac.update(b"AWS4-HMAC-SHA256\n");
+            mac.update(amz_date.as_bytes());
+            mac.update(self.sts_scope.as_bytes());
+            mac
+        };
+        let mut stamp = [0u8; 16];
+        for (slot, b) in stamp.iter_mut().zip(amz_date.bytes()) {
+            *slot = b;
+        }
+        LAST.try_with(|cell| {
+            let Ok(mut last) = cell.try_borrow_mut() else { return fresh() };
+            match &*last {
+                Some((id, at, mac)) if *id == self.id && *at == stamp => mac.clone(),
+                _ => {
+                    let mac = fresh();
+                    *last = Some((self.id, stamp, mac.clone()));
+                    mac
+                }
+            }
+        })
+        .unwrap_or_else(|_| fresh())
+    }
+}
+
+/// The signing key of the most recent day, shared by all threads that use one signer, and the last
+/// one each thread used, so that signing touches no shared lock or reference count.
 pub(crate) struct KeyCache {
+    /// Tells this cache apart from every other, for the per-thread copies.
+    id: u64,
     slot: RwLock<Option<Arc<DayKey>>>,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self { id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed), slot: RwLock::new(None) }
+    }
+}
+
+thread_local! {
+    /// The day key this thread signed with last, and the cache it came from.
+    static RECENT: std::cell::RefCell<Option<(u64, Arc<DayKey>)>> = const { std::cell::RefCell::new(None) };
 }
 
 pub(crate) struct KeyParams<'a> {
@@ -79,20 +132,43 @@ pub(crate) struct KeyParams<'a> {
 }
 
 impl KeyCache {
-    /// Runs `f` with the day key of `date` (`YYYYMMDD`), derived on the first use of each day. The
-    /// common case takes a shared lock only, and no reference count.
-    pub(crate) fn with<R>(&self, date: &str, params: &KeyParams<'_>, f: impl FnOnce(&DayKey) -> R) -> R {
+    /// Runs `f` once with the day key of `date` (`YYYYMMDD`), derived on the first use of each day.
+    /// The common case finds it in this thread's copy: no lock, no reference count, nothing another
+    /// thread writes to. (`f` is `FnMut` only so that it can be called from either place.)
+    pub(crate) fn with<R>(&self, date: &str, params: &KeyParams<'_>, mut f: impl FnMut(&DayKey) -> R) -> R {
+        let mine = |day: &DayKey| day.date.as_slice() == date.as_bytes();
+        let recent = RECENT.try_with(|cell| {
+            let slot = cell.try_borrow().ok()?;
+            match slot.as_ref() {
+                Some((id, day)) if *id == self.id && mine(day) => Some(f(day)),
+                _ => None,
+            }
+        });
+        if let Ok(Some(result)) = recent {
+            return result;
+        }
+        let day = self.shared(date, params);
+        let _ = RECENT.try_with(|cell| {
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                *slot = Some((self.id, Arc::clone(&day)));
+            }
+        });
+        f(&day)
+    }
+
+    /// The day key of `date` from the shared slot, derived and stored there when it is another day's.
+    fn shared(&self, date: &str, params: &KeyParams<'_>) -> Arc<DayKey> {
         {
             let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(day) = slot.as_deref()
+            if let Some(day) = slot.as_ref()
                 && day.date.as_slice() == date.as_bytes()
             {
-                return f(day);
+                return Arc::clone(day);
             }
         }
         let day = Arc::new(Self::derive(date, params));
         *self.slot.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&day));
-        f(&day)
+        day
     }
 
     /// The day key of `date`, as [`with`](Self::with), kept.
@@ -106,7 +182,7 @@ impl KeyCache {
     /// The cached day, if any, for a signer being cloned.
     pub(crate) fn snapshot(&self) -> Self {
         let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
-        Self { slot: RwLock::new(slot.clone()) }
+        Self { slot: RwLock::new(slot.clone()), ..Self::default() }
     }
 
     fn derive(date: &str, params: &KeyParams<'_>) -> DayKey {
@@ -121,7 +197,17 @@ impl KeyCache {
         encode::push_component(&mut credential_query, &credential);
         let query_prefix = format!("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential_query}&X-Amz-Date=");
         let sts_scope = format!("\n{scope}\n");
-        DayKey { date: date_bytes, credential, credential_query, query_prefix, sts_scope, mac: keyed(key.as_slice()) }
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        DayKey {
+            id,
+            date: date_bytes,
+            credential,
+            credential_query,
+            query_prefix,
+            sts_scope,
+            mac: HmacKey::new(key.as_slice()),
+        }
     }
 }
 

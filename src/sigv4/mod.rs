@@ -58,13 +58,16 @@ mod key;
 mod output;
 mod request;
 mod settings;
+mod sha;
 mod signer;
 mod time;
 
 pub use address::{AddressingStyle, BucketAddress, MAX_KEY_LEN, check_key};
 pub use encode::{encode_component, encode_path};
 pub use error::Error;
-pub use output::{AuthHeaders, PresignedUrl, SigningDetails, redact_query, redact_token};
+pub use output::{
+    AuthHeaders, PresignedHeaders, PresignedHeadersIter, PresignedUrl, SigningDetails, redact_query, redact_token,
+};
 pub use request::{Method, Payload, Request, Scheme};
 pub use settings::{SessionToken, SigningSettings};
 pub(crate) use signer::check_expiry;

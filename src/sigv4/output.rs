@@ -15,21 +15,30 @@ const REDACTED: &str = "** redacted **";
 #[derive(Clone, PartialEq, Eq)]
 pub struct PresignedUrl {
     method: Method,
-    url: String,
-    headers: Vec<(String, String)>,
+    /// The URL, then `name\nvalue\n` for each header (one allocation for both).
+    text: String,
+    url_len: usize,
     signed_at: OffsetDateTime,
     expires_in: u64,
 }
 
 impl PresignedUrl {
-    pub(crate) fn new(
+    /// `text` holds the URL; the headers are appended to it.
+    pub(crate) fn new<'h>(
         method: Method,
-        url: String,
-        headers: Vec<(String, String)>,
+        mut text: String,
+        headers: impl IntoIterator<Item = (&'h str, &'h str)>,
         signed_at: OffsetDateTime,
         expires_in: u64,
     ) -> Self {
-        Self { method, url, headers, signed_at, expires_in }
+        let url_len = text.len();
+        for (name, value) in headers {
+            text.push_str(name);
+            text.push('\n');
+            text.push_str(value);
+            text.push('\n');
+        }
+        Self { method, text, url_len, signed_at, expires_in }
     }
 
     /// The method the URL is signed for.
@@ -41,14 +50,14 @@ impl PresignedUrl {
     /// The presigned URL.
     #[must_use]
     pub fn url(&self) -> &str {
-        &self.url
+        self.text.get(..self.url_len).unwrap_or_default()
     }
 
     /// The signed headers the client must send, exactly as given (`host` excepted: the HTTP client
     /// sets it from the URL).
     #[must_use]
-    pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+    pub fn headers(&self) -> PresignedHeaders<'_> {
+        PresignedHeaders { text: self.text.get(self.url_len..).unwrap_or_default() }
     }
 
     /// When the URL was signed (whole seconds, UTC).
@@ -73,7 +82,89 @@ impl PresignedUrl {
     /// Takes the URL and the headers out.
     #[must_use]
     pub fn into_parts(self) -> (String, Vec<(String, String)>) {
-        (self.url, self.headers)
+        let headers = self.headers().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        (self.into_url(), headers)
+    }
+
+    /// Takes the URL out (when the headers are known to the caller, or there are none).
+    #[must_use]
+    pub fn into_url(mut self) -> String {
+        self.text.truncate(self.url_len);
+        self.text
+    }
+}
+
+/// The headers a presigned request must be sent with, names and values exactly as they were given to
+/// the signer, in that order.
+///
+/// ```
+/// # use stowage::sigv4::{parse_amz_date, BucketAddress, Method, Signer};
+/// # let signer = Signer::new(stowage::Credentials::new("AKID", "secret"), "us-east-1", "s3")?;
+/// # let bucket = BucketAddress::aws("us-east-1", "b")?;
+/// let put = bucket.object(Method::Put, "a.png")?.header("Content-Type", "image/png");
+/// let presigned = signer.presign(&put, std::time::Duration::from_secs(60), parse_amz_date("20250101T000000Z")?)?;
+/// assert_eq!(presigned.headers().get("content-type"), Some("image/png"));
+/// assert_eq!(presigned.headers().iter().collect::<Vec<_>>(), [("Content-Type", "image/png")]);
+/// # Ok::<(), stowage::sigv4::Error>(())
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct PresignedHeaders<'a> {
+    /// `name\nvalue\n` for each header (the signer refuses CR and LF in names and values).
+    text: &'a str,
+}
+
+impl<'a> PresignedHeaders<'a> {
+    /// The headers, as `(name, value)`.
+    #[must_use]
+    pub fn iter(&self) -> PresignedHeadersIter<'a> {
+        PresignedHeadersIter { lines: self.text.split_terminator('\n') }
+    }
+
+    /// The value of a header (names compared without regard to case).
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// How many headers.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.text.bytes().filter(|&b| b == b'\n').count() / 2
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for PresignedHeaders<'a> {
+    type Item = (&'a str, &'a str);
+    type IntoIter = PresignedHeadersIter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// The `(name, value)` pairs of [`PresignedHeaders`].
+#[derive(Debug, Clone)]
+pub struct PresignedHeadersIter<'a> {
+    lines: std::str::SplitTerminator<'a, char>,
+}
+
+impl<'a> Iterator for PresignedHeadersIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some((self.lines.next()?, self.lines.next()?))
+    }
+}
+
+impl fmt::Debug for PresignedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -81,8 +172,8 @@ impl fmt::Debug for PresignedUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PresignedUrl")
             .field("method", &self.method)
-            .field("url", &redact_query(&self.url))
-            .field("headers", &self.headers)
+            .field("url", &redact_query(self.url()))
+            .field("headers", &self.headers())
             .field("signed_at", &self.signed_at)
             .field("expires_in", &self.expires_in)
             .finish()

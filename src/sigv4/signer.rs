@@ -4,8 +4,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use hmac::Mac;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -13,6 +11,7 @@ use super::canonical::{self, Canonical};
 use super::encode::{self, Hex64};
 use super::key::{DayKey, KeyCache, KeyParams};
 use super::output::{AuthHeaders, PresignedUrl, SigningDetails};
+use super::sha::sha256;
 use super::time::AmzDate;
 use super::{Error, Request, SessionToken, SigningSettings};
 use crate::Credentials;
@@ -47,7 +46,7 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// let request = bucket.object(Method::Put, "uploads/avatar.png")?.header("content-type", "image/png");
 /// let url = signer.presign(&request, Duration::from_secs(300), parse_amz_date("20250101T000000Z")?)?;
 /// assert!(url.url().starts_with("https://my-app-uploads.s3.us-east-1.amazonaws.com/uploads/avatar.png?"));
-/// assert_eq!(url.headers(), [("content-type".to_owned(), "image/png".to_owned())]);
+/// assert_eq!(url.headers().iter().collect::<Vec<_>>(), [("content-type", "image/png")]);
 /// # Ok::<(), stowage::sigv4::Error>(())
 /// ```
 pub struct Signer {
@@ -193,9 +192,12 @@ impl Signer {
     /// [`Error::TimeOutOfRange`].
     pub fn sign_string(&self, data: &str, at: OffsetDateTime) -> Result<String, Error> {
         let amz = AmzDate::new(at)?;
-        let mut mac = self.with_day(&amz, |day| day.mac.clone());
-        mac.update(data.as_bytes());
-        Ok(Hex64::of(&mac.finalize().into_bytes()).as_str().to_owned())
+        let signature = self.with_day(&amz, |day| {
+            let mut mac = day.mac.start();
+            mac.update(data.as_bytes());
+            mac.finalize(&day.mac)
+        });
+        Ok(Hex64::of(&signature).as_str().to_owned())
     }
 
     /// The credential scope of `at`: `YYYYMMDD/region/service/aws4_request`, and the full credential
@@ -209,7 +211,7 @@ impl Signer {
         Ok(self.with_day(&amz, |day| day.credential.clone()))
     }
 
-    fn with_day<R>(&self, amz: &AmzDate, f: impl FnOnce(&DayKey) -> R) -> R {
+    fn with_day<R>(&self, amz: &AmzDate, f: impl FnMut(&DayKey) -> R) -> R {
         let params = KeyParams {
             access_key_id: self.credentials.access_key_id(),
             secret: self.credentials.secret_access_key(),
@@ -239,130 +241,149 @@ impl Signer {
         let canonical = Canonical::new(request, &self.settings)?;
         let payload = canonical::payload_hash(&request.payload)?;
 
-        // Most presigned requests sign `host` alone: no list to build then.
+        // Most presigned requests sign `host` alone, the others a few headers: a list on the stack.
         let host_only = [(Cow::Borrowed("host"), canonical.host.as_ref())];
-        let mut with_host;
-        let headers: &[(Cow<'_, str>, &str)] = if canonical.headers.is_empty() {
+        let mut inline: [(Cow<'_, str>, &str); 8];
+        let mut heap: Vec<(Cow<'_, str>, &str)>;
+        let headers: &[(Cow<'_, str>, &str)] = if request.headers.is_empty() {
             &host_only
         } else {
-            with_host = canonical.headers;
-            with_host.push((Cow::Borrowed("host"), &canonical.host));
-            with_host.sort_by(|a, b| a.0.cmp(&b.0));
-            &with_host
+            let count = request.headers.len() + 1;
+            let list: &mut [(Cow<'_, str>, &str)] = if count <= 8 {
+                inline = Default::default();
+                &mut inline[..count]
+            } else {
+                heap = vec![Default::default(); count];
+                &mut heap
+            };
+            for (slot, header) in list.iter_mut().zip(canonical::checked_headers(request)) {
+                *slot = header?;
+            }
+            list[count - 1] = (Cow::Borrowed("host"), &canonical.host);
+            // Stable: the values of a repeated header keep their order.
+            list.sort_by(|a, b| a.0.cmp(&b.0));
+            list
         };
-        let signed_headers = canonical::signed_header_names(headers);
-        let signed_headers_query = encode::component(&signed_headers);
         let mut expires_buf = itoa_buf();
         let expires = format_u64(expires_in.as_secs(), &mut expires_buf);
         // The token is signed only when present and asked for.
-        let signed_token = self.signed_token().and(self.token_query.as_deref());
+        let signed_token: Option<&str> = self.signed_token().and(self.token_query.as_deref().map(String::as_str));
 
-        self.with_day(&amz, |day| {
-            // The X-Amz-* parameters, in canonical (sorted) order. The caller's parameters sort as a
-            // whole before or after them unless one of their names starts with `X-Amz-`.
-            let user_sorted: Vec<(&str, &str)>;
-            let mut user: &[(&str, &str)] = &[];
-            let mut generic: Option<Vec<(&str, &str)>> = None;
-            if !canonical.query.is_empty() {
-                let mut sorted: Vec<(&str, &str)> =
-                    canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-                sorted.sort_unstable();
-                if sorted.iter().any(|(k, _)| k.starts_with("X-Amz-")) {
-                    sorted.extend([
-                        ("X-Amz-Algorithm", ALGORITHM),
-                        ("X-Amz-Credential", day.credential_query.as_str()),
-                        ("X-Amz-Date", amz_date),
-                        ("X-Amz-Expires", expires),
-                        ("X-Amz-SignedHeaders", &*signed_headers_query),
-                    ]);
-                    if let Some(token) = signed_token {
-                        sorted.push(("X-Amz-Security-Token", token));
-                    }
-                    sorted.sort_unstable();
-                    generic = Some(sorted);
-                } else {
-                    user_sorted = sorted;
-                    user = &user_sorted;
+        // The URL starts with the caller's parameters, encoded once, in the caller's order; the
+        // canonical request copies them from there in sorted order.
+        let mut url = String::with_capacity(
+            request.authority.len()
+                + request.path.len()
+                + request.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>() * 3
+                + self.token_query.as_deref().map_or(0, |t| t.len() + 22)
+                + headers.iter().map(|(k, v)| 2 * k.len() + v.len() + 5).sum::<usize>()
+                + 320,
+        );
+        url.push_str(request.scheme.as_str());
+        url.push_str("://");
+        url.push_str(&request.authority);
+        url.push_str(&request.path);
+        url.push('?');
+        let mut inline = [(0usize, 0usize, 0usize); 8];
+        let mut heap;
+        let spans: &mut [(usize, usize, usize)] = if request.query.len() <= inline.len() {
+            &mut inline[..request.query.len()]
+        } else {
+            heap = vec![(0, 0, 0); request.query.len()];
+            &mut heap
+        };
+        canonical::push_query_params(&mut url, &request.query, spans);
+        let spans: &[(usize, usize, usize)] = spans;
+
+        let mut details = details;
+        let signature = self.with_day(&amz, |day| {
+            // The X-Amz-* parameters go into the URL now, as botocore writes them; the canonical
+            // request copies them from there (they are the same text, the token's place aside).
+            let block_start = url.len();
+            url.push_str(&day.query_prefix);
+            url.push_str(amz_date);
+            url.push_str("&X-Amz-Expires=");
+            url.push_str(expires);
+            let expires_end = url.len();
+            url.push_str("&X-Amz-SignedHeaders=");
+            let names_start = url.len();
+            push_signed_names(&mut url, headers, "%3B");
+            let block_end = url.len();
+            let part = |from: usize, to: usize| url.get(from..to).unwrap_or_default();
+            let push_block = |creq: &mut String| {
+                creq.push_str(part(block_start, expires_end));
+                if let Some(token) = signed_token {
+                    creq.push_str("&X-Amz-Security-Token=");
+                    creq.push_str(token);
                 }
-            }
+                creq.push_str(part(expires_end, block_end));
+            };
+            let sorted = || spans.iter().map(|span| canonical::query_param(&url, span));
 
-            let signature = canonical::with_buffer(|creq| {
-                creq.reserve(512);
+            canonical::with_buffer(|creq| {
+                creq.reserve(512 + url.len());
                 creq.push_str(request.method.as_str());
                 creq.push('\n');
                 creq.push_str(&canonical.uri);
                 creq.push('\n');
-                if let Some(all) = &generic {
-                    canonical::push_query(creq, all);
-                } else {
-                    let before = user.partition_point(|(k, _)| *k < "X-Amz-");
-                    canonical::push_query(creq, &user[..before]);
-                    if before > 0 {
-                        creq.push('&');
-                    }
-                    creq.push_str(&day.query_prefix);
-                    creq.push_str(amz_date);
-                    creq.push_str("&X-Amz-Expires=");
-                    creq.push_str(expires);
+                // The X-Amz-* parameters sort as one block among the caller's, unless a caller's
+                // name starts with `X-Amz-` itself (then everything is sorted together).
+                if sorted().any(|(name, _)| name.starts_with("X-Amz-")) {
+                    let mut all: Vec<(&str, &str)> = sorted().collect();
+                    all.extend([
+                        ("X-Amz-Algorithm", ALGORITHM),
+                        ("X-Amz-Credential", day.credential_query.as_str()),
+                        ("X-Amz-Date", amz_date),
+                        ("X-Amz-Expires", expires),
+                        ("X-Amz-SignedHeaders", part(names_start, block_end)),
+                    ]);
                     if let Some(token) = signed_token {
-                        creq.push_str("&X-Amz-Security-Token=");
-                        creq.push_str(token);
+                        all.push(("X-Amz-Security-Token", token));
                     }
-                    creq.push_str("&X-Amz-SignedHeaders=");
-                    creq.push_str(&signed_headers_query);
-                    if before < user.len() {
-                        creq.push('&');
-                        canonical::push_query(creq, &user[before..]);
+                    all.sort_unstable();
+                    canonical::push_query(creq, &all);
+                } else {
+                    let mut before_block = true;
+                    for (i, (name, value)) in sorted().enumerate() {
+                        if i > 0 {
+                            creq.push('&');
+                        }
+                        if before_block && name > "X-Amz-" {
+                            push_block(creq);
+                            before_block = false;
+                            creq.push('&');
+                        }
+                        creq.push_str(name);
+                        creq.push('=');
+                        creq.push_str(value);
+                    }
+                    if before_block {
+                        if !spans.is_empty() {
+                            creq.push('&');
+                        }
+                        push_block(creq);
                     }
                 }
                 creq.push('\n');
                 canonical::push_headers(creq, headers);
                 creq.push_str("\n\n");
-                creq.push_str(&signed_headers);
+                push_signed_names(creq, headers, ";");
                 creq.push('\n');
                 creq.push_str(payload.as_str());
-                finish(day, &amz, creq, details)
-            });
-            let signature = signature.as_str();
+                finish(day, &amz, creq, details.as_deref_mut())
+            })
+        });
 
-            // The URL: the caller's parameters in their order, then the X-Amz-* ones as botocore
-            // writes them, then the signature.
-            let mut url = String::with_capacity(
-                request.authority.len()
-                    + request.path.len()
-                    + canonical.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>()
-                    + day.query_prefix.len()
-                    + self.token_query.as_deref().map_or(0, |t| t.len() + 22)
-                    + signed_headers_query.len()
-                    + 150,
-            );
-            url.push_str(request.scheme.as_str());
-            url.push_str("://");
-            url.push_str(&request.authority);
-            url.push_str(&request.path);
-            url.push('?');
-            for (name, value) in &canonical.query {
-                url.push_str(name);
-                url.push('=');
-                url.push_str(value);
-                url.push('&');
-            }
-            url.push_str(&day.query_prefix);
-            url.push_str(amz_date);
-            url.push_str("&X-Amz-Expires=");
-            url.push_str(expires);
-            url.push_str("&X-Amz-SignedHeaders=");
-            url.push_str(&signed_headers_query);
-            if let Some(token) = self.token_query.as_deref() {
-                url.push_str("&X-Amz-Security-Token=");
-                url.push_str(token);
-            }
-            url.push_str("&X-Amz-Signature=");
-            url.push_str(signature);
+        // Then the token and the signature.
+        if let Some(token) = self.token_query.as_deref() {
+            url.push_str("&X-Amz-Security-Token=");
+            url.push_str(token);
+        }
+        url.push_str("&X-Amz-Signature=");
+        url.push_str(signature.as_str());
 
-            let headers = request.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            Ok(PresignedUrl::new(request.method, url, headers, amz.instant(), expires_in.as_secs()))
-        })
+        let headers = request.headers.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+        Ok(PresignedUrl::new(request.method, url, headers, amz.instant(), expires_in.as_secs()))
     }
 
     fn sign_inner(
@@ -375,7 +396,10 @@ impl Signer {
         let canonical = Canonical::new(request, &self.settings)?;
         let payload = canonical::payload_hash(&request.payload)?;
 
-        let mut headers = canonical.headers;
+        let mut headers = Vec::with_capacity(request.headers.len() + 4);
+        for header in canonical::checked_headers(request) {
+            headers.push(header?);
+        }
         headers.push((Cow::Borrowed("host"), &canonical.host));
         headers.push((Cow::Borrowed("x-amz-date"), amz.as_str()));
         if self.settings.content_sha256_header {
@@ -387,9 +411,12 @@ impl Signer {
         headers.sort_by(|a, b| a.0.cmp(&b.0));
         let signed_headers = canonical::signed_header_names(&headers);
 
-        let mut query: Vec<(&str, &str)> = canonical.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        query.sort_unstable();
+        let mut text = String::new();
+        let mut spans = vec![(0, 0, 0); request.query.len()];
+        canonical::push_query_params(&mut text, &request.query, &mut spans);
+        let sorted: Vec<(&str, &str)> = spans.iter().map(|span| canonical::query_param(&text, span)).collect();
 
+        let mut details = details;
         self.with_day(&amz, |day| {
             let signature = canonical::with_buffer(|creq| {
                 let method = request.method.as_str();
@@ -397,12 +424,12 @@ impl Signer {
                     creq,
                     method,
                     &canonical.uri,
-                    &query,
+                    &sorted,
                     &headers,
                     &signed_headers,
                     payload.as_str(),
                 );
-                finish(day, &amz, creq, details)
+                finish(day, &amz, creq, details.as_deref_mut())
             });
 
             let mut authorization = String::with_capacity(day.credential.len() + signed_headers.len() + 120);
@@ -430,32 +457,38 @@ impl Signer {
 
 /// Hashes the canonical request, builds the string to sign and signs it with the day's key.
 fn finish(day: &DayKey, amz: &AmzDate, creq: &str, details: Option<&mut SigningDetails>) -> Hex64 {
-    let creq_hash = Hex64::of(&Sha256::digest(creq.as_bytes()));
-    let mut mac = day.mac.clone();
-    // The string to sign, fed to the HMAC in one piece when it fits on the stack (always, for scopes
-    // of valid regions and services).
-    let parts = [ALGORITHM.as_bytes(), b"\n", amz.as_str().as_bytes(), day.sts_scope.as_bytes(), creq_hash.as_bytes()];
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut sts = [0u8; 256];
-    if len <= sts.len() {
-        let mut at = 0;
-        for part in parts {
-            sts[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
-        }
-        mac.update(&sts[..len]);
-    } else {
-        for part in parts {
-            mac.update(part);
-        }
-    }
-    let signature = Hex64::of(&mac.finalize().into_bytes());
+    let creq_hash = Hex64::of(&sha256(creq.as_bytes()));
+    // The string to sign up to the hash is the same for every request of this second.
+    let mut mac = day.with_time(amz.as_str());
+    mac.update(creq_hash.as_bytes());
+    let signature = Hex64::of(&mac.finalize(&day.mac));
     if let Some(details) = details {
         details.canonical_request = creq.to_owned();
-        details.string_to_sign = String::from_utf8_lossy(&parts.concat()).into_owned();
+        details.string_to_sign = format!("{ALGORITHM}\n{}{}{}", amz.as_str(), day.sts_scope, creq_hash.as_str());
         details.signature = signature.as_str().to_owned();
     }
     signature
+}
+
+/// Appends the distinct names of sorted `headers` joined by `separator`: `;` in the canonical
+/// request, `%3B` in a query (where each name is encoded too).
+fn push_signed_names(out: &mut String, headers: &[(Cow<'_, str>, &str)], separator: &str) {
+    let mut previous: Option<&str> = None;
+    for (name, _) in headers {
+        let name = name.as_ref();
+        if previous == Some(name) {
+            continue;
+        }
+        if previous.is_some() {
+            out.push_str(separator);
+        }
+        if separator == ";" {
+            out.push_str(name);
+        } else {
+            encode::push_component(out, name);
+        }
+        previous = Some(name);
+    }
 }
 
 fn itoa_buf() -> [u8; 20] {

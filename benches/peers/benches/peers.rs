@@ -82,7 +82,7 @@ impl Stowage {
         for (k, v) in case.query() {
             request = request.query(*k, *v);
         }
-        self.signer.presign(&request, EXPIRES, self.at).expect("presign").into_parts().0
+        self.signer.presign(&request, EXPIRES, self.at).expect("presign").into_url()
     }
 }
 

@@ -42,19 +42,137 @@ type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 /// [`Error::BodyLength`](crate::Error::BodyLength) and nothing is stored.
 pub struct Body {
     kind: Kind,
+    reporter: Option<Reporter>,
 }
 
 enum Kind {
     Bytes(Bytes),
-    File { path: PathBuf, len: u64 },
-    Stream { stream: Mutex<Option<ByteStream>>, len: u64 },
+    /// `len` bytes of the file from `offset`; `to_end`: they are the file's last bytes (a file that
+    /// grew is then noticed).
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+        to_end: bool,
+    },
+    Stream {
+        stream: Mutex<Option<ByteStream>>,
+        len: u64,
+    },
+}
+
+/// How far an upload has got: bytes taken by the connection, out of the total. For a multipart
+/// upload, the sum over its parts; a part sent again counts once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransferProgress {
+    /// Bytes sent so far.
+    pub sent: u64,
+    /// Bytes to send in all.
+    pub total: u64,
+}
+
+type Observer = dyn Fn(TransferProgress) + Send + Sync;
+
+/// Reports progress to a caller's observer: each slot (the body, or each part of a multipart upload)
+/// counts the most it has sent in any attempt, so that a retry does not move progress back.
+#[derive(Clone)]
+pub(crate) struct Reporter {
+    shared: Arc<ReporterShared>,
+    slot: usize,
+}
+
+struct ReporterShared {
+    observer: Arc<Observer>,
+    total: u64,
+    slots: Vec<AtomicU64>,
+    sent: AtomicU64,
+}
+
+impl Reporter {
+    fn new(observer: Arc<Observer>, total: u64, slots: usize) -> Self {
+        let slots = (0..slots.max(1)).map(|_| AtomicU64::new(0)).collect();
+        Self { shared: Arc::new(ReporterShared { observer, total, slots, sent: AtomicU64::new(0) }), slot: 0 }
+    }
+
+    /// The reporter of the same observer for `parts` parts; slot `i` for part `i + 1`.
+    pub(crate) fn for_parts(&self, parts: usize) -> Self {
+        Self::new(Arc::clone(&self.shared.observer), self.shared.total, parts)
+    }
+
+    /// The reporter of slot `slot`.
+    pub(crate) fn slot(&self, slot: usize) -> Self {
+        Self { shared: Arc::clone(&self.shared), slot }
+    }
+
+    /// This slot has sent `sent` bytes in its current attempt.
+    fn report(&self, sent: u64) {
+        let Some(counter) = self.shared.slots.get(self.slot) else { return };
+        let before = counter.fetch_max(sent, Ordering::Relaxed);
+        if sent > before {
+            let now = self.shared.sent.fetch_add(sent - before, Ordering::Relaxed) + (sent - before);
+            (self.shared.observer)(TransferProgress { sent: now, total: self.shared.total });
+        }
+    }
 }
 
 impl Body {
     /// An empty body.
     #[must_use]
     pub fn empty() -> Self {
-        Self { kind: Kind::Bytes(Bytes::new()) }
+        Self::with_kind(Kind::Bytes(Bytes::new()))
+    }
+
+    fn with_kind(kind: Kind) -> Self {
+        Self { kind, reporter: None }
+    }
+
+    /// Calls `observer` as the upload goes, with the bytes sent so far and the total (for a
+    /// multipart upload, summed over its parts, concurrent ones included; a part sent again is
+    /// counted once). It is called from the upload's tasks, often: keep it quick.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let sent = Arc::new(AtomicU64::new(0));
+    /// let seen = Arc::clone(&sent);
+    /// let body = stowage::Body::from(vec![0u8; 1024]).with_progress(move |p| seen.store(p.sent, Ordering::Relaxed));
+    /// # let _ = body;
+    /// ```
+    #[must_use]
+    pub fn with_progress(mut self, observer: impl Fn(TransferProgress) + Send + Sync + 'static) -> Self {
+        self.reporter = Some(Reporter::new(Arc::new(observer), self.len(), 1));
+        self
+    }
+
+    /// `len` bytes of the file at `path` from `offset`, read anew for each attempt (a part of a
+    /// multipart upload). `to_end`: the range ends the file.
+    pub(crate) fn file_range(path: PathBuf, offset: u64, len: u64, to_end: bool) -> Self {
+        Self::with_kind(Kind::File { path, offset, len, to_end })
+    }
+
+    /// Sets the reporter (the engine gives each part its slot).
+    pub(crate) fn reporting_to(mut self, reporter: Option<Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// The reporter, if the caller asked for progress.
+    pub(crate) fn reporter(&self) -> Option<&Reporter> {
+        self.reporter.as_ref()
+    }
+
+    /// What the body holds, for cutting it into parts.
+    pub(crate) fn into_source(self) -> Source {
+        match self.kind {
+            Kind::Bytes(bytes) => Source::Bytes(bytes),
+            Kind::File { path, offset, len, .. } => Source::File { path, offset, len },
+            Kind::Stream { stream, len } => {
+                let stream = stream.into_inner().ok().flatten();
+                Source::Stream(stream.map(|s| ExactLength::new(s, len)))
+            }
+        }
     }
 
     /// A body read from `stream`, which must yield exactly `len` bytes: a stream that yields fewer or
@@ -64,7 +182,7 @@ impl Body {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + 'static,
     {
-        Self { kind: Kind::Stream { stream: Mutex::new(Some(Box::pin(stream))), len } }
+        Self::with_kind(Kind::Stream { stream: Mutex::new(Some(Box::pin(stream))), len })
     }
 
     /// The file at `path`, sent as it is read. Its length is taken now; the file must not change
@@ -82,7 +200,7 @@ impl Body {
                 format!("{} is not a regular file", path.display()),
             ));
         }
-        Ok(Self { kind: Kind::File { path, len: meta.len() } })
+        Ok(Self::with_kind(Kind::File { path, offset: 0, len: meta.len(), to_end: true }))
     }
 
     /// The length in bytes.
@@ -119,7 +237,15 @@ impl Body {
     pub(crate) async fn for_attempt(&self, progress: &Progress) -> io::Result<reqwest::Body> {
         let (chunks, len): (ByteStream, u64) = match &self.kind {
             Kind::Bytes(b) => (Box::pin(futures_util::stream::iter(slices(b.clone()).map(Ok))), b.len() as u64),
-            Kind::File { path, len } => (Box::pin(read_chunks(tokio::fs::File::open(path).await?)), *len),
+            Kind::File { path, offset, len, to_end } => {
+                let mut file = tokio::fs::File::open(path).await?;
+                if *offset > 0 {
+                    tokio::io::AsyncSeekExt::seek(&mut file, io::SeekFrom::Start(*offset)).await?;
+                }
+                // One byte more than the range when it ends the file: a file that grew is noticed.
+                let limit = if *to_end { len.saturating_add(1) } else { *len };
+                (Box::pin(read_chunks(file.take(limit))), *len)
+            }
             Kind::Stream { stream, len } => {
                 let taken = stream.lock().map_err(|_| io::Error::other("the body stream was poisoned"))?.take();
                 let stream = taken.ok_or_else(|| {
@@ -129,9 +255,15 @@ impl Body {
             }
         };
         let progress = progress.clone();
+        let reporter = self.reporter.clone();
+        let mut sent = 0u64;
         let counted = ExactLength::new(chunks, len).map(move |chunk| {
             if let Ok(chunk) = &chunk {
                 progress.advance(chunk.len() as u64);
+                sent += chunk.len() as u64;
+                if let Some(reporter) = &reporter {
+                    reporter.report(sent);
+                }
             }
             chunk
         });
@@ -284,8 +416,20 @@ pub(crate) fn find_body_failure(error: &(dyn std::error::Error + 'static)) -> Op
     None
 }
 
+/// What a body holds, taken out to be cut into parts.
+pub(crate) enum Source {
+    Bytes(Bytes),
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+    /// The stream, checked against its declared length (`None`: it was already sent once).
+    Stream(Option<ExactLength>),
+}
+
 /// Reads `file` in chunks of [`CHUNK`] bytes.
-fn read_chunks(file: tokio::fs::File) -> impl Stream<Item = io::Result<Bytes>> + Send {
+fn read_chunks<R: tokio::io::AsyncRead + Unpin + Send>(file: R) -> impl Stream<Item = io::Result<Bytes>> + Send {
     futures_util::stream::try_unfold(file, |mut file| async move {
         let mut buf = BytesMut::with_capacity(CHUNK);
         while buf.len() < CHUNK {
@@ -371,7 +515,9 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             Kind::Bytes(b) => f.debug_struct("Body").field("bytes", &b.len()).finish(),
-            Kind::File { path, len } => f.debug_struct("Body").field("file", path).field("len", len).finish(),
+            Kind::File { path, offset, len, .. } => {
+                f.debug_struct("Body").field("file", path).field("offset", offset).field("len", len).finish()
+            }
             Kind::Stream { len, .. } => f.debug_struct("Body").field("stream_len", len).finish(),
         }
     }
@@ -379,7 +525,7 @@ impl fmt::Debug for Body {
 
 impl From<Bytes> for Body {
     fn from(b: Bytes) -> Self {
-        Self { kind: Kind::Bytes(b) }
+        Self::with_kind(Kind::Bytes(b))
     }
 }
 

@@ -40,6 +40,7 @@ pub enum Error {
     /// An upload body did not hold the number of bytes it declared: a stream that yielded more or
     /// fewer, a file that changed size. The request was cut off before its last byte, so nothing was
     /// stored; sending the same body again cannot help.
+    #[cfg(feature = "s3")]
     #[error("{operation}: {}; nothing was stored", crate::error::length_message(*declared, *received))]
     BodyLength {
         /// The operation, such as `PutObject`.
@@ -72,6 +73,12 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A multipart request that cannot be right (a part number, a part list, a size the service
+    /// cannot take), refused before anything was sent.
+    #[cfg(feature = "s3")]
+    #[error(transparent)]
+    Multipart(#[from] crate::multipart::MultipartError),
+
     /// A client's upload claims break the upload policy (feature `constraints`).
     #[cfg(feature = "constraints")]
     #[error(transparent)]
@@ -97,7 +104,10 @@ impl Error {
     #[must_use]
     pub fn is_not_found(&self) -> bool {
         match self {
-            Self::Service(e) => e.status == 404 || matches!(e.code, S3ErrorCode::NoSuchKey | S3ErrorCode::NoSuchBucket),
+            Self::Service(e) => {
+                e.status == 404
+                    || matches!(e.code, S3ErrorCode::NoSuchKey | S3ErrorCode::NoSuchBucket | S3ErrorCode::NoSuchUpload)
+            }
             _ => false,
         }
     }
@@ -197,6 +207,23 @@ impl ServiceError {
         }
     }
 
+    /// An error stowage reports in the server's terms without asking it (a copy whose source is
+    /// missing or not the one expected, seen from a HEAD).
+    #[cfg(feature = "s3")]
+    pub(crate) fn local(operation: &'static str, status: u16, code: S3ErrorCode, message: &str) -> Self {
+        Self {
+            operation,
+            status,
+            code,
+            message: Some(message.to_owned()),
+            request_id: None,
+            server_canonical_request: None,
+            client_canonical_request: None,
+            server_date: None,
+            retry_after: None,
+        }
+    }
+
     /// Whether the same request may succeed later.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
@@ -237,6 +264,19 @@ impl ServiceError {
             S3ErrorCode::ExpiredToken | S3ErrorCode::InvalidToken => " — refresh the temporary credentials",
             S3ErrorCode::SlowDown => " — too many requests; back off and retry",
             S3ErrorCode::NotImplemented => " — the server does not support this request or one of its headers",
+            S3ErrorCode::NoSuchUpload => {
+                " — the multipart upload no longer exists: it was completed or aborted, a lifecycle rule removed it \
+                 (R2 aborts them after 7 days), or the upload id belongs to another key; start a new upload"
+            }
+            S3ErrorCode::InvalidPart => {
+                " — a listed part was not uploaded, or its ETag is not the one the server gave it; list the stored \
+                 parts (list_parts) and complete with their numbers and ETags (R2 also answers this for parts of \
+                 uneven sizes)"
+            }
+            S3ErrorCode::InvalidPartOrder => " — list the parts in ascending order of part number, each once",
+            S3ErrorCode::EntityTooSmall => {
+                " — every part but the last must hold at least 5 MiB; use a larger part size (PartPlan)"
+            }
             _ => "",
         }
     }
@@ -319,6 +359,12 @@ pub enum S3ErrorCode {
     MethodNotAllowed,
     /// A CORS configuration does not exist.
     NoSuchCorsConfiguration,
+    /// The multipart upload does not exist (completed, aborted, expired, or another key's).
+    NoSuchUpload,
+    /// A part named at completion was not uploaded, or its ETag differs.
+    InvalidPart,
+    /// The parts named at completion are not in ascending order.
+    InvalidPartOrder,
     /// Any other code, as the server wrote it (or `HTTP <status>` when there was none).
     Other(String),
 }
@@ -355,6 +401,9 @@ impl S3ErrorCode {
             "NotModified" => Self::NotModified,
             "MethodNotAllowed" => Self::MethodNotAllowed,
             "NoSuchCORSConfiguration" => Self::NoSuchCorsConfiguration,
+            "NoSuchUpload" => Self::NoSuchUpload,
+            "InvalidPart" => Self::InvalidPart,
+            "InvalidPartOrder" => Self::InvalidPartOrder,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -409,6 +458,9 @@ impl S3ErrorCode {
             Self::NotModified => "NotModified",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NoSuchCorsConfiguration => "NoSuchCORSConfiguration",
+            Self::NoSuchUpload => "NoSuchUpload",
+            Self::InvalidPart => "InvalidPart",
+            Self::InvalidPartOrder => "InvalidPartOrder",
             Self::Other(s) => s,
         }
     }
@@ -420,7 +472,24 @@ impl fmt::Display for S3ErrorCode {
     }
 }
 
+/// `5.0 MiB`, `48.8 TiB`, `340 bytes`: sizes in error messages.
+#[cfg(feature = "s3")]
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// The sentence of [`Error::BodyLength`].
+#[cfg(feature = "s3")]
 pub(crate) fn length_message(declared: u64, received: u64) -> String {
     if received > declared {
         format!("the body holds more than the {declared} bytes it declared")
@@ -431,3 +500,15 @@ pub(crate) fn length_message(declared: u64, received: u64) -> String {
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(human_size(10_000 * 5 * 1024 * 1024 * 1024), "48.8 TiB");
+        assert_eq!(human_size(12), "12 bytes");
+    }
+}

@@ -94,6 +94,8 @@ mod credentials;
 mod encoding;
 mod error;
 #[cfg(feature = "s3")]
+pub mod multipart;
+#[cfg(feature = "s3")]
 pub mod r2;
 #[cfg(feature = "s3")]
 mod s3;
@@ -102,15 +104,16 @@ pub mod sigv4;
 mod storage;
 
 #[cfg(feature = "s3")]
-pub use body::{Body, ObjectBody};
+pub use body::{Body, ObjectBody, TransferProgress};
 pub use credentials::Credentials;
 pub use error::{Error, Result, S3ErrorCode, ServiceError};
 #[cfg(feature = "s3")]
 pub use s3::{
-    CorsConfiguration, CorsRule, PayloadSigning, PreflightReport, Provider, RetryPolicy, S3Config, S3Storage,
+    CorsConfiguration, CorsRule, DEFAULT_CONCURRENCY, DEFAULT_COPY_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD,
+    PayloadSigning, PreflightReport, Provider, RetryPolicy, S3Config, S3Storage,
 };
 #[cfg(feature = "s3")]
 pub use storage::{
-    ByteRange, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy,
+    ByteRange, CopyOptions, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy,
     PresignedPost, PresignedRequest, PutObjectOutput, PutOptions, Storage, content_disposition,
 };

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::Result;
 use crate::body::{Body, ObjectBody};
+use crate::multipart::{CompletedPart, MultipartUpload, MultipartUploadInfo, PartNumber, UploadedPart};
 use crate::sigv4::redact_query;
 
 /// Object storage as a web service needs it: presigned uploads and downloads for browsers, and
@@ -110,6 +111,121 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// [`Error::Unsupported`](crate::Error::Unsupported) where the service has no POST uploads
     /// (Cloudflare R2); signing errors.
     fn presign_post(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost>;
+
+    /// Starts a multipart upload to `key`, stored with the headers of `options` (content type,
+    /// metadata, cache control, …; the service's refusals apply, as for
+    /// [`put_object`](Self::put_object)). Nothing is visible at the key until
+    /// [`complete_multipart_upload`](Self::complete_multipart_upload).
+    ///
+    /// # Errors
+    ///
+    /// Signing, transport and service errors; [`Error::Unsupported`](crate::Error::Unsupported) for
+    /// options the service refuses.
+    async fn create_multipart_upload(&self, key: &str, options: &PutOptions) -> Result<MultipartUpload>;
+
+    /// A presigned PUT of one part, for a browser or another client. With `content_length`, the
+    /// part's size is signed and the bucket refuses a part of any other size. The answer's `ETag`
+    /// header names the part at completion (a browser reads it only if the bucket's CORS exposes it).
+    ///
+    /// # Errors
+    ///
+    /// As [`presign_put`](Self::presign_put); [`Error::Multipart`](crate::Error::Multipart) for a size
+    /// over the largest part.
+    fn presign_upload_part(
+        &self,
+        upload: &MultipartUpload,
+        part: PartNumber,
+        content_length: Option<u64>,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest>;
+
+    /// Uploads one part from the server and returns it as completion names it. A part can be sent
+    /// again (the last one sent counts).
+    ///
+    /// # Errors
+    ///
+    /// Signing, transport, I/O and service errors (`NoSuchUpload` for an upload that no longer
+    /// exists).
+    async fn upload_part(&self, upload: &MultipartUpload, part: PartNumber, body: Body) -> Result<CompletedPart>;
+
+    /// The parts stored for an upload in progress, in order, following every page of the listing.
+    ///
+    /// # Errors
+    ///
+    /// Signing, transport and service errors.
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>>;
+
+    /// Completes an upload from its parts (ascending, each once): the object appears at the key,
+    /// whole. An answer of 200 that carries an error document is an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Multipart`](crate::Error::Multipart) for an empty or unordered part list (before any
+    /// request); service errors `InvalidPart` (a part missing or with another ETag), `EntityTooSmall`
+    /// (a part but the last under 5 MiB), `NoSuchUpload`, each with what to do.
+    async fn complete_multipart_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[CompletedPart],
+    ) -> Result<PutObjectOutput>;
+
+    /// Aborts an upload: its parts are deleted and nothing appears at the key. Aborting an upload
+    /// that no longer exists succeeds.
+    ///
+    /// # Errors
+    ///
+    /// Signing, transport and service errors.
+    async fn abort_multipart_upload(&self, upload: &MultipartUpload) -> Result<()>;
+
+    /// The uploads in progress whose keys start with `prefix`, following every page (to clean up
+    /// the abandoned ones: [`abort_stale_uploads`](crate::multipart::abort_stale_uploads)).
+    ///
+    /// # Errors
+    ///
+    /// Signing, transport and service errors.
+    async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUploadInfo>>;
+
+    /// Copies `source` to `destination` in the same bucket, on the server: no byte passes through
+    /// this process. Metadata is copied, or replaced by [`CopyOptions::replace`]; objects over 5 GiB
+    /// are copied part by part. The copy is of the source as it is when the copy starts: its ETag is
+    /// a condition of every request (and [`CopyOptions::if_match`] can name the one expected).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`](crate::Error::is_not_found) when the source does not exist; a
+    /// `PreconditionFailed` service error when it is not the expected one (or changed during a
+    /// part-by-part copy, which is then aborted); signing, transport and service errors.
+    async fn copy_object(&self, source: &str, destination: &str, options: &CopyOptions) -> Result<PutObjectOutput>;
+}
+
+/// How [`Storage::copy_object`] copies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct CopyOptions {
+    /// `None`: the copy keeps the source's type and metadata; `Some`: it gets these instead.
+    pub replace: Option<PutOptions>,
+    /// Copy only if the source's ETag is this one.
+    pub if_match: Option<String>,
+}
+
+impl CopyOptions {
+    /// Copy type and metadata with the bytes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Store the copy with these headers (type, metadata, cache control, …) instead of the source's.
+    pub fn replace(mut self, options: PutOptions) -> Self {
+        self.replace = Some(options);
+        self
+    }
+
+    /// Copy only the version of the source with this ETag (as [`ObjectMeta::etag`] gives it): the
+    /// object verified is the object copied.
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
+        self
+    }
 }
 
 /// The conditions of a browser POST upload. Every condition is signed into the policy document; S3

@@ -84,7 +84,7 @@ pub enum PolicyViolation {
         allowed: Vec<String>,
     },
     /// The declared size is over the limit.
-    #[error("the file is {} but the limit is {}", human_size(*size), human_size(*max))]
+    #[error("the file is {} but the limit is {}", crate::error::human_size(*size), crate::error::human_size(*max))]
     TooLarge {
         /// The size the client declared.
         size: u64,
@@ -113,21 +113,6 @@ impl PolicyViolation {
             _ => 400,
         }
     }
-}
-
-/// `1.5 MiB`, `340 bytes`.
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// What clients may upload, and for how long a presigned upload stays valid.

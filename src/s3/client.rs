@@ -30,6 +30,8 @@ pub(crate) struct Call<'a> {
     /// Read the whole answer (at most this many bytes) as part of each attempt, so that an answer
     /// cut short is retried like a failed request.
     read_limit: Option<usize>,
+    /// A 200 answer may carry an `<Error>` document instead of a result.
+    error_in_body: bool,
 }
 
 impl<'a> Call<'a> {
@@ -43,6 +45,7 @@ impl<'a> Call<'a> {
             body: None,
             accept_not_found: false,
             read_limit: None,
+            error_in_body: false,
         }
     }
 
@@ -69,6 +72,14 @@ impl<'a> Call<'a> {
     /// Reads the answer's body (at most `limit` bytes) within each attempt.
     pub(crate) fn read_body(mut self, limit: usize) -> Self {
         self.read_limit = Some(limit);
+        self
+    }
+
+    /// Reads the answer's body (at most `limit` bytes) within each attempt, and takes an `<Error>`
+    /// document in a 200 answer for what it is.
+    pub(crate) fn read_result(mut self, limit: usize) -> Self {
+        self.read_limit = Some(limit);
+        self.error_in_body = true;
         self
     }
 }
@@ -98,6 +109,19 @@ impl Answer {
             AnswerBody::Read(bytes) => bytes,
             AnswerBody::Unread { .. } => &[],
         }
+    }
+
+    /// The `<Error>` document this answer's body is, if it is one.
+    fn error_document(&self) -> Option<ServiceError> {
+        let text = std::str::from_utf8(self.body()).ok()?;
+        let root = xml::parse(text).ok()?;
+        if root.name != "Error" {
+            return None;
+        }
+        let mut error = ServiceError::from_response(self.operation, self.status.as_u16(), self.body());
+        // A 200 with an error document says nothing by its status; the code does.
+        error.request_id = error.request_id.or_else(|| self.header("x-amz-request-id"));
+        Some(error)
     }
 
     /// The body as a stream, still under the request's idle timeout and deadline.
@@ -244,7 +268,7 @@ impl S3Storage {
                     return Err(error);
                 }
             };
-            match outcome {
+            let mut error = match outcome {
                 Ok(response)
                     if response.status().is_success()
                         || (call.accept_not_found && response.status() == reqwest::StatusCode::NOT_FOUND) =>
@@ -265,42 +289,17 @@ impl S3Storage {
                             }
                         },
                     };
-                    return Ok(Answer { status, headers, operation: call.operation, body });
+                    let answer = Answer { status, headers, operation: call.operation, body };
+                    // Some operations (CompleteMultipartUpload, CopyObject, UploadPartCopy) can
+                    // answer 200 and then an error document: that is an error, never a success.
+                    match answer.error_document() {
+                        Some(error) if call.error_in_body => error,
+                        _ => return Ok(answer),
+                    }
                 }
                 Ok(response) => {
                     progress.touch();
-                    let mut error = service_error(call.operation, call.method, response, &progress, &timing).await;
-                    if let Some(server) = error.server_date.filter(|_| is_clock_skew(&error, at))
-                        && !clock_corrected
-                        && replayable
-                        && self.set_clock_skew(server)
-                    {
-                        clock_corrected = true;
-                        attempt -= 1;
-                        continue;
-                    }
-                    let signature_refused = error.code == S3ErrorCode::SignatureDoesNotMatch || error.status == 403;
-                    if signature_refused && form == PathForm::Decoded && self.needs_wire_form(call) && replayable {
-                        form = PathForm::AsSent;
-                        attempt -= 1;
-                        continue;
-                    }
-                    if error.is_retryable() {
-                        let delay =
-                            retry.delay(attempt).max(error.retry_after.unwrap_or_default().min(retry.max_delay));
-                        if backoff(delay).await {
-                            continue;
-                        }
-                    }
-                    if error.code == S3ErrorCode::SignatureDoesNotMatch {
-                        error.client_canonical_request = self
-                            .inner
-                            .signer
-                            .sign_explained(&request, at)
-                            .ok()
-                            .map(|(_, details)| redact_token(details.canonical_request()));
-                    }
-                    return Err(error.into());
+                    service_error(call.operation, call.method, response, &progress, &timing).await
                 }
                 Err(e) => {
                     // A body that could not be read or did not hold its length is the caller's, not
@@ -314,7 +313,37 @@ impl S3Storage {
                     }
                     return Err(transport_error(call.operation, &e));
                 }
+            };
+            if let Some(server) = error.server_date.filter(|_| is_clock_skew(&error, at))
+                && !clock_corrected
+                && replayable
+                && self.set_clock_skew(server)
+            {
+                clock_corrected = true;
+                attempt -= 1;
+                continue;
             }
+            let signature_refused = error.code == S3ErrorCode::SignatureDoesNotMatch || error.status == 403;
+            if signature_refused && form == PathForm::Decoded && self.needs_wire_form(call) && replayable {
+                form = PathForm::AsSent;
+                attempt -= 1;
+                continue;
+            }
+            if error.is_retryable() {
+                let delay = retry.delay(attempt).max(error.retry_after.unwrap_or_default().min(retry.max_delay));
+                if backoff(delay).await {
+                    continue;
+                }
+            }
+            if error.code == S3ErrorCode::SignatureDoesNotMatch {
+                error.client_canonical_request = self
+                    .inner
+                    .signer
+                    .sign_explained(&request, at)
+                    .ok()
+                    .map(|(_, details)| redact_token(details.canonical_request()));
+            }
+            return Err(error.into());
         }
     }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::Credentials;
+use crate::multipart::MultipartLimits;
 use crate::sigv4::{AddressingStyle, BucketAddress};
 use crate::{Error, Result};
 
@@ -84,7 +85,23 @@ pub struct S3Config {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) clock_skew: time::Duration,
     pub(crate) payload_signing: PayloadSigning,
+    pub(crate) multipart_threshold: u64,
+    pub(crate) part_size: u64,
+    pub(crate) concurrency: usize,
+    pub(crate) limits: Option<MultipartLimits>,
+    pub(crate) page_size: u32,
+    pub(crate) copy_threshold: u64,
+    pub(crate) copy_part_size: u64,
 }
+
+/// Bodies above this size go up in parts (see [`S3Config::with_multipart_threshold`]).
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 32 * 1024 * 1024;
+
+/// Parts in flight at once by default.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// The part size of server-side copies by default: large, since no byte passes through this process.
+pub const DEFAULT_COPY_PART_SIZE: u64 = 256 * 1024 * 1024;
 
 impl S3Config {
     /// A bucket on AWS S3 in `region`.
@@ -103,6 +120,13 @@ impl S3Config {
             idle_timeout: Some(Duration::from_secs(60)),
             clock_skew: time::Duration::ZERO,
             payload_signing: PayloadSigning::Auto,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
+            part_size: crate::multipart::DEFAULT_PART_SIZE,
+            concurrency: DEFAULT_CONCURRENCY,
+            limits: None,
+            page_size: 1000,
+            copy_threshold: crate::s3::copy::MAX_SINGLE_COPY,
+            copy_part_size: DEFAULT_COPY_PART_SIZE,
         }
     }
 
@@ -258,6 +282,56 @@ impl S3Config {
     /// Whether uploads sign their body's SHA-256 (default [`PayloadSigning::Auto`]).
     pub fn with_payload_signing(mut self, signing: PayloadSigning) -> Self {
         self.payload_signing = signing;
+        self
+    }
+
+    /// Bodies larger than `bytes` go up as multipart uploads (default 32 MiB: four parts of 8 MiB,
+    /// one per default concurrent slot — below that one request is as fast and costs no extra
+    /// round trips; above it, parts go up in parallel, a failure costs one part instead of the whole
+    /// body, and a stream is kept part by part so that it can be sent again). Bodies over the largest
+    /// single upload (5 GiB; 4.995 GiB on R2) always go in parts.
+    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = bytes;
+        self
+    }
+
+    /// The preferred part size of multipart uploads (default 8 MiB, grown to fit 10,000 parts; at
+    /// least 5 MiB).
+    pub fn with_part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// How many parts go up at once (default 4). Memory for a streamed body is about this many
+    /// parts; bytes and files are not copied.
+    pub fn with_concurrency(mut self, parts: usize) -> Self {
+        self.concurrency = parts.max(1);
+        self
+    }
+
+    /// The multipart rules of the service, when they are not the provider's (S3's, or R2's for
+    /// Cloudflare R2) — for an S3-compatible server with other limits.
+    pub fn with_multipart_limits(mut self, limits: MultipartLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// How many entries each page of a parts or uploads listing asks for (1 to 1000, default 1000).
+    pub fn with_page_size(mut self, entries: u32) -> Self {
+        self.page_size = entries.clamp(1, 1000);
+        self
+    }
+
+    /// Server-side copies of objects larger than `bytes` go part by part (default, and at most,
+    /// 5 GiB, the largest single copy).
+    pub fn with_multipart_copy_threshold(mut self, bytes: u64) -> Self {
+        self.copy_threshold = bytes;
+        self
+    }
+
+    /// The part size of server-side copies part by part (default 256 MiB, at least 5 MiB).
+    pub fn with_copy_part_size(mut self, bytes: u64) -> Self {
+        self.copy_part_size = bytes;
         self
     }
 

@@ -4,8 +4,10 @@
 
 mod client;
 mod config;
+pub(crate) mod copy;
 mod cors;
 mod dates;
+mod multipart;
 mod post;
 pub(crate) mod retry;
 mod transport;
@@ -19,15 +21,21 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-pub use config::{PayloadSigning, Provider, S3Config};
+pub use config::{
+    DEFAULT_CONCURRENCY, DEFAULT_COPY_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD, PayloadSigning, Provider, S3Config,
+};
 pub use cors::{CorsConfiguration, CorsRule, PreflightReport};
 pub use retry::RetryPolicy;
 
 use crate::body::Body;
+use crate::multipart::upload::{Transfer, put_in_parts};
+use crate::multipart::{
+    CompletedPart, MultipartLimits, MultipartUpload, MultipartUploadInfo, PartNumber, UploadedPart,
+};
 use crate::sigv4::{BucketAddress, Method, Signer};
 use crate::storage::{
-    GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy, PresignedPost, PresignedRequest,
-    PutObjectOutput, PutOptions, Storage,
+    CopyOptions, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy, PresignedPost,
+    PresignedRequest, PutObjectOutput, PutOptions, Storage,
 };
 use crate::{Error, Result};
 
@@ -55,6 +63,14 @@ struct Inner {
     idle_timeout: Option<Duration>,
     /// The deadline of one request, retries included.
     timeout: Option<Duration>,
+    /// How large bodies go up in parts.
+    transfer: Transfer,
+    /// Entries asked for per listing page.
+    page_size: u32,
+    /// Copies above this size go part by part.
+    copy_threshold: u64,
+    /// The part size of such copies.
+    copy_part_size: u64,
     /// Whether in-memory upload bodies are hashed and signed.
     sign_payloads: bool,
     /// Milliseconds to add to this machine's clock, learnt from the server when it said the request
@@ -87,7 +103,21 @@ impl S3Storage {
             PayloadSigning::Never => false,
             _ => address.scheme() == crate::sigv4::Scheme::Http,
         };
+        let limits = config.limits.unwrap_or(match provider {
+            Provider::R2 => MultipartLimits::R2,
+            _ => MultipartLimits::S3,
+        });
+        let transfer = Transfer {
+            threshold: config.multipart_threshold,
+            part_size: config.part_size,
+            concurrency: config.concurrency.max(1),
+            limits,
+        };
         let inner = Inner {
+            transfer,
+            page_size: config.page_size,
+            copy_threshold: config.copy_threshold,
+            copy_part_size: config.copy_part_size,
             signer,
             address,
             provider,
@@ -209,6 +239,22 @@ impl Storage for S3Storage {
     }
 
     async fn put_object(&self, key: &str, body: Body, options: &PutOptions) -> Result<PutObjectOutput> {
+        let single_max = match self.inner.provider {
+            Provider::R2 => crate::r2::MAX_PUT_SIZE,
+            _ => copy::MAX_SINGLE_COPY,
+        };
+        if body.len() > self.inner.transfer.threshold.min(single_max) {
+            self.check_upload(options, None)?;
+            if let Some(declared) = options.get("content-length")
+                && declared.parse::<u64>().ok() != Some(body.len())
+            {
+                return Err(Error::Config(format!(
+                    "PutOptions declares content-length {declared} but the body holds {} bytes",
+                    body.len()
+                )));
+            }
+            return put_in_parts(self, key, body, options, &self.inner.transfer).await;
+        }
         self.check_upload(options, Some(body.len()))?;
         if let Some(declared) = options.get("content-length")
             && declared.parse::<u64>().ok() != Some(body.len())
@@ -276,6 +322,48 @@ impl Storage for S3Storage {
 
     fn presign_post(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost> {
         self.presign_post_policy(policy, expires_in)
+    }
+
+    async fn create_multipart_upload(&self, key: &str, options: &PutOptions) -> Result<MultipartUpload> {
+        self.create_upload(key, options).await
+    }
+
+    fn presign_upload_part(
+        &self,
+        upload: &MultipartUpload,
+        part: PartNumber,
+        content_length: Option<u64>,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
+        self.presign_part(upload, part, content_length, expires_in)
+    }
+
+    async fn upload_part(&self, upload: &MultipartUpload, part: PartNumber, body: Body) -> Result<CompletedPart> {
+        self.put_part(upload, part, body).await
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        self.parts_of(upload).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[CompletedPart],
+    ) -> Result<PutObjectOutput> {
+        self.complete(upload, parts).await
+    }
+
+    async fn abort_multipart_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        self.abort(upload).await
+    }
+
+    async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUploadInfo>> {
+        self.uploads_under(prefix).await
+    }
+
+    async fn copy_object(&self, source: &str, destination: &str, options: &CopyOptions) -> Result<PutObjectOutput> {
+        self.copy(source, destination, options).await
     }
 }
 

@@ -70,6 +70,7 @@ pub use output::{
 };
 pub use request::{Method, Payload, Request, Scheme};
 pub use settings::{SessionToken, SigningSettings};
+#[cfg(feature = "s3")]
 pub(crate) use signer::check_expiry;
 pub use signer::{MAX_PRESIGN_EXPIRY, Signer};
 pub use time::{format_amz_date, parse_amz_date};

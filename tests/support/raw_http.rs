@@ -44,12 +44,21 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]
     }
     head.push_str("\r\n");
     let exchange = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body).await?;
-        stream.flush().await?;
+        // A server may answer (a refusal) and close before the whole body is sent, as browsers see
+        // it: a failed write is followed by reading what it said.
+        let written = async {
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+            stream.flush().await
+        }
+        .await;
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        Ok::<_, std::io::Error>(raw)
+        let read = stream.read_to_end(&mut raw).await;
+        match (written, read) {
+            (_, Ok(_)) if !raw.is_empty() => Ok(raw),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(_)) => Ok(raw),
+        }
     };
     let raw =
         tokio::time::timeout(Duration::from_secs(30), exchange).await.expect("response timeout").expect("exchange");

@@ -1,0 +1,202 @@
+//! Uploading one body in parts: concurrently, with bounded memory, each part retried on its own, and
+//! the whole upload aborted when a part fails for good.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use time::OffsetDateTime;
+
+use super::{CompletedPart, MultipartLimits, MultipartUpload, PartPlan};
+use crate::body::{Body, ExactLength, Reporter, Source, find_body_failure};
+use crate::storage::{PutObjectOutput, PutOptions, Storage};
+use crate::{Error, Result};
+
+/// How a large body is sent in parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Transfer {
+    /// Bodies above this size go in parts.
+    pub(crate) threshold: u64,
+    /// The preferred part size (grown to fit the limits).
+    pub(crate) part_size: u64,
+    /// Parts in flight at once.
+    pub(crate) concurrency: usize,
+    /// The service's rules.
+    pub(crate) limits: MultipartLimits,
+}
+
+/// Uploads `body` to `key` in parts. `storage` is cloned into one task per part in flight, so that
+/// parts are hashed, encrypted and sent on every core of the runtime.
+pub(crate) async fn put_in_parts<S>(
+    storage: &S,
+    key: &str,
+    body: Body,
+    options: &PutOptions,
+    transfer: &Transfer,
+) -> Result<PutObjectOutput>
+where
+    S: Storage + Clone + 'static,
+{
+    let plan = PartPlan::new(body.len(), transfer.part_size, &transfer.limits).map_err(Error::Multipart)?;
+    let reporter = body.reporter().map(|r| r.for_parts(plan.part_count() as usize));
+    let source = body.into_source();
+    let upload = storage.create_multipart_upload(key, options).await?;
+    let sent = send_parts(storage, &upload, &plan, source, reporter, transfer.concurrency.max(1)).await;
+    let result = match sent {
+        Ok(parts) => storage.complete_multipart_upload(&upload, &parts).await,
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        // Nothing stays in progress. (Should the abort fail too, the upload stays invisible until a
+        // lifecycle rule or `abort_stale_uploads` removes it; the first error is the one to report.)
+        let _ = storage.abort_multipart_upload(&upload).await;
+    }
+    result
+}
+
+/// Where the parts come from.
+enum Parts {
+    /// Views of the bytes (no copy).
+    Bytes(Bytes),
+    /// Ranges of the file, read anew for each attempt.
+    File { path: std::path::PathBuf, offset: u64, len: u64 },
+    /// The stream, a part at a time; each part is kept until it is stored.
+    Stream { stream: ExactLength, leftover: Bytes },
+}
+
+impl Parts {
+    fn new(source: Source) -> Result<Self> {
+        Ok(match source {
+            Source::Bytes(bytes) => Self::Bytes(bytes),
+            Source::File { path, offset, len } => Self::File { path, offset, len },
+            Source::Stream(Some(stream)) => Self::Stream { stream, leftover: Bytes::new() },
+            Source::Stream(None) => {
+                return Err(Error::Io {
+                    operation: "UploadPart",
+                    source: std::io::Error::other(
+                        "a streamed body can be sent only once; use bytes or a file to retry",
+                    ),
+                });
+            }
+        })
+    }
+
+    /// The body of the part holding `range` of the object.
+    async fn body(&mut self, range: std::ops::Range<u64>) -> Result<Body> {
+        let too_large = || Error::Config("a part does not fit in this machine's memory; use smaller parts".into());
+        match self {
+            Self::Bytes(bytes) => {
+                let start = usize::try_from(range.start).map_err(|_| too_large())?;
+                let end = usize::try_from(range.end).map_err(|_| too_large())?;
+                Ok(Body::from(bytes.slice(start..end)))
+            }
+            Self::File { path, offset, len } => {
+                // The part that ends the file checks that the file did not grow.
+                Ok(Body::file_range(path.clone(), *offset + range.start, range.end - range.start, range.end == *len))
+            }
+            Self::Stream { stream, leftover } => {
+                let size = usize::try_from(range.end - range.start).map_err(|_| too_large())?;
+                let mut part = BytesMut::with_capacity(size);
+                while part.len() < size {
+                    if leftover.is_empty() {
+                        match stream.next().await {
+                            Some(Ok(chunk)) => *leftover = chunk,
+                            Some(Err(e)) => {
+                                return Err(match find_body_failure(&e) {
+                                    Some(failure) => failure.into_error("UploadPart"),
+                                    None => Error::Io { operation: "UploadPart", source: e },
+                                });
+                            }
+                            // The stream checks its own length: it ends early only with an error.
+                            None => break,
+                        }
+                    }
+                    let take = (size - part.len()).min(leftover.len());
+                    part.extend_from_slice(&leftover.split_to(take));
+                }
+                Ok(Body::from(part.freeze()))
+            }
+        }
+    }
+}
+
+/// Sends every part of `plan`, at most `concurrency` at once, and returns them in order. A stream
+/// that holds more than it declared fails before its last part is read whole (the stream holds back
+/// the chunk that completes its length until it has ended).
+async fn send_parts<S>(
+    storage: &S,
+    upload: &MultipartUpload,
+    plan: &PartPlan,
+    source: Source,
+    reporter: Option<Reporter>,
+    concurrency: usize,
+) -> Result<Vec<CompletedPart>>
+where
+    S: Storage + Clone + 'static,
+{
+    let mut parts = Parts::new(source)?;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut done = Vec::with_capacity(plan.part_count() as usize);
+    let mut numbers = plan.parts();
+    loop {
+        // Fill the free slots first: memory holds at most `concurrency` stream parts.
+        while tasks.len() < concurrency {
+            let Some(number) = numbers.next() else { break };
+            let body = match parts.body(plan.part_range(number)).await {
+                Ok(body) => body,
+                Err(e) => {
+                    tasks.abort_all();
+                    return Err(e);
+                }
+            };
+            let body = body.reporting_to(reporter.as_ref().map(|r| r.slot(number.get() as usize - 1)));
+            let (storage, upload) = (storage.clone(), upload.clone());
+            tasks.spawn(async move { storage.upload_part(&upload, number, body).await });
+        }
+        match tasks.join_next().await {
+            None => break,
+            Some(Ok(Ok(part))) => done.push(part),
+            Some(Ok(Err(e))) => {
+                tasks.abort_all();
+                return Err(e);
+            }
+            Some(Err(joined)) => {
+                tasks.abort_all();
+                return Err(Error::Transport {
+                    operation: "UploadPart",
+                    message: format!("a part's task ended without an answer: {joined}"),
+                    timeout: false,
+                    source: None,
+                });
+            }
+        }
+    }
+    done.sort_by_key(|part| part.number);
+    Ok(done)
+}
+
+/// Aborts every upload in progress under `prefix` that was started more than `older_than` ago, and
+/// returns how many were aborted. Uploads a server lists without a start time are left alone.
+///
+/// ```no_run
+/// # async fn demo(storage: &dyn stowage::Storage) -> stowage::Result<()> {
+/// // Run from a daily job: uploads a browser abandoned a day ago or more.
+/// let aborted = stowage::multipart::abort_stale_uploads(storage, "uploads/", std::time::Duration::from_secs(86_400)).await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// The first listing or abort that fails.
+pub async fn abort_stale_uploads(storage: &dyn Storage, prefix: &str, older_than: Duration) -> Result<usize> {
+    let cutoff = OffsetDateTime::now_utc() - older_than;
+    let mut aborted = 0;
+    for info in storage.list_multipart_uploads(prefix).await? {
+        if info.initiated.is_some_and(|at| at <= cutoff) {
+            storage.abort_multipart_upload(&info.upload).await?;
+            aborted += 1;
+        }
+    }
+    Ok(aborted)
+}

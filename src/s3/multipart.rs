@@ -1,0 +1,292 @@
+//! Multipart uploads on S3 and R2: the requests and their XML.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use super::client::Call;
+use super::{S3Storage, dates, xml};
+use crate::body::Body;
+use crate::multipart::{
+    CompletedPart, MultipartError, MultipartUpload, MultipartUploadInfo, PartNumber, UploadId, UploadedPart,
+    check_part_list,
+};
+use crate::sigv4::Method;
+use crate::storage::{PresignedRequest, PutObjectOutput, PutOptions};
+use crate::{Error, Result, S3ErrorCode};
+
+/// The largest XML answer read from a multipart request (a page of 1,000 parts is about 200 KiB).
+const MAX_XML: usize = 8 * 1024 * 1024;
+
+/// Listings follow at most this many pages (10,000 parts need 10 pages of 1,000; a server that
+/// never stops is an error, not a loop).
+const MAX_PAGES: usize = 100_000;
+
+fn invalid(operation: &'static str, reason: impl Into<String>) -> Error {
+    Error::InvalidResponse { operation, reason: reason.into() }
+}
+
+/// The root element of an XML answer, checked to be `expected`.
+fn document(operation: &'static str, body: &[u8], expected: &str) -> Result<xml::Element> {
+    let text = std::str::from_utf8(body).map_err(|_| invalid(operation, "the answer is not UTF-8"))?;
+    let root = xml::parse(text).map_err(|e| invalid(operation, e))?;
+    if root.name != expected {
+        return Err(invalid(operation, format!("expected {expected}, got {}", root.name)));
+    }
+    Ok(root)
+}
+
+/// A key from a listing, URL-decoded when the server encoded it.
+pub(crate) fn listed_key(operation: &'static str, key: &str, url_encoded: bool) -> Result<String> {
+    if !url_encoded {
+        return Ok(key.to_owned());
+    }
+    // S3 encodes listings like a form: `+` is a space.
+    let plus = key.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| invalid(operation, format!("the key {key:?} is not UTF-8 once decoded")))
+}
+
+impl S3Storage {
+    pub(crate) async fn create_upload(&self, key: &str, options: &PutOptions) -> Result<MultipartUpload> {
+        self.check_upload(options, None)?;
+        let headers: Vec<(&str, Cow<'_, str>)> = options
+            .headers()
+            .iter()
+            .filter(|(k, _)| k != "content-length")
+            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
+            .collect();
+        let call = Call::new("CreateMultipartUpload", Method::Post, Some(key))
+            .query(vec![("uploads", Cow::Borrowed(""))])
+            .headers(headers)
+            .read_result(MAX_XML);
+        let answer = self.execute(&call).await?;
+        let root = document("CreateMultipartUpload", answer.body(), "InitiateMultipartUploadResult")?;
+        let id =
+            root.text_of("UploadId").ok_or_else(|| invalid("CreateMultipartUpload", "the answer has no UploadId"))?;
+        let upload_id = UploadId::new(id.trim()).map_err(|e| invalid("CreateMultipartUpload", e.to_string()))?;
+        Ok(MultipartUpload::new(key, upload_id))
+    }
+
+    fn check_part_size(&self, size: u64) -> Result<()> {
+        let limits = self.inner.transfer.limits;
+        if size > limits.max_part_size {
+            return Err(MultipartError::PartSize { size, min: limits.min_part_size, max: limits.max_part_size }.into());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn presign_part(
+        &self,
+        upload: &MultipartUpload,
+        part: PartNumber,
+        content_length: Option<u64>,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
+        if let Some(size) = content_length {
+            self.check_part_size(size)?;
+        }
+        let headers: Vec<(String, String)> =
+            content_length.map(|len| ("content-length".to_owned(), len.to_string())).into_iter().collect();
+        let number = part.get().to_string();
+        let query = [("partNumber", number.as_str()), ("uploadId", upload.upload_id.as_str())];
+        self.presign(Method::Put, &upload.key, &headers, &query, expires_in)
+    }
+
+    pub(crate) async fn put_part(
+        &self,
+        upload: &MultipartUpload,
+        part: PartNumber,
+        body: Body,
+    ) -> Result<CompletedPart> {
+        self.check_part_size(body.len())?;
+        let number = part.get().to_string();
+        let call = Call::new("UploadPart", Method::Put, Some(&upload.key))
+            .query(vec![
+                ("partNumber", Cow::Borrowed(number.as_str())),
+                ("uploadId", Cow::Borrowed(upload.upload_id.as_str())),
+            ])
+            .headers(vec![("content-length", Cow::Owned(body.len().to_string()))])
+            .body(&body);
+        let answer = self.execute(&call).await?;
+        let etag = answer.header("etag").ok_or_else(|| invalid("UploadPart", "the answer has no ETag"))?;
+        Ok(CompletedPart::new(part, etag))
+    }
+
+    pub(crate) async fn parts_of(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        const OP: &str = "ListParts";
+        let page_size = self.inner.page_size.to_string();
+        let mut parts: Vec<UploadedPart> = Vec::new();
+        let mut marker: Option<u32> = None;
+        for _ in 0..MAX_PAGES {
+            let marker_text = marker.map(|m| m.to_string());
+            let mut query = vec![
+                ("uploadId", Cow::Borrowed(upload.upload_id.as_str())),
+                ("max-parts", Cow::Borrowed(page_size.as_str())),
+            ];
+            if let Some(m) = &marker_text {
+                query.push(("part-number-marker", Cow::Borrowed(m.as_str())));
+            }
+            let call = Call::new(OP, Method::Get, Some(&upload.key)).query(query).read_body(MAX_XML);
+            let answer = self.execute(&call).await?;
+            let root = document(OP, answer.body(), "ListPartsResult")?;
+            for part in root.children("Part") {
+                let number = part
+                    .text_of("PartNumber")
+                    .and_then(|n| n.trim().parse::<u32>().ok())
+                    .and_then(|n| PartNumber::new(n).ok())
+                    .ok_or_else(|| invalid(OP, "a part without a valid PartNumber"))?;
+                let size = part
+                    .text_of("Size")
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or_else(|| invalid(OP, format!("part {number} has no readable Size")))?;
+                parts.push(UploadedPart {
+                    number,
+                    etag: part.text_of("ETag").map(str::to_owned).filter(|e| !e.is_empty()),
+                    size,
+                    last_modified: part.text_of("LastModified").and_then(dates::parse_iso8601),
+                });
+            }
+            let truncated = root.text_of("IsTruncated").is_some_and(|t| t.trim() == "true");
+            if !truncated {
+                parts.sort_by_key(|p| p.number);
+                parts.dedup_by_key(|p| p.number);
+                return Ok(parts);
+            }
+            let next = root.text_of("NextPartNumberMarker").and_then(|m| m.trim().parse::<u32>().ok());
+            match next {
+                Some(next) if marker.is_none_or(|m| next > m) => marker = Some(next),
+                _ => return Err(invalid(OP, "the listing is truncated but its marker does not move on")),
+            }
+        }
+        Err(invalid(OP, format!("more than {MAX_PAGES} pages of parts")))
+    }
+
+    pub(crate) async fn complete(&self, upload: &MultipartUpload, parts: &[CompletedPart]) -> Result<PutObjectOutput> {
+        check_part_list(parts)?;
+        if self.inner.transfer.limits.equal_parts {
+            self.check_even_parts(upload, parts).await?;
+        }
+        let mut document = String::with_capacity(64 + parts.len() * 96);
+        document.push_str("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+        for part in parts {
+            document.push_str("<Part><PartNumber>");
+            document.push_str(&part.number.to_string());
+            document.push_str("</PartNumber><ETag>");
+            document.push_str(&xml::escape(&part.etag));
+            document.push_str("</ETag></Part>");
+        }
+        document.push_str("</CompleteMultipartUpload>");
+        let body = Body::from(document);
+        let call = Call::new("CompleteMultipartUpload", Method::Post, Some(&upload.key))
+            .query(vec![("uploadId", Cow::Borrowed(upload.upload_id.as_str()))])
+            .headers(vec![
+                ("content-type", Cow::Borrowed("application/xml")),
+                ("content-length", Cow::Owned(body.len().to_string())),
+            ])
+            .body(&body)
+            .read_result(MAX_XML);
+        let answer = self.execute(&call).await?;
+        let root = self::document("CompleteMultipartUpload", answer.body(), "CompleteMultipartUploadResult")?;
+        Ok(PutObjectOutput { etag: root.text_of("ETag").map(str::to_owned).or_else(|| answer.header("etag")) })
+    }
+
+    /// R2's rule, checked on the stored parts before completing: every part but the last of one
+    /// size, the last not larger.
+    async fn check_even_parts(&self, upload: &MultipartUpload, parts: &[CompletedPart]) -> Result<()> {
+        let stored = self.parts_of(upload).await?;
+        let size_of = |number: PartNumber| stored.iter().find(|p| p.number == number).map(|p| p.size);
+        let Some(first) = parts.first().and_then(|p| size_of(p.number)) else { return Ok(()) };
+        for (i, part) in parts.iter().enumerate().skip(1) {
+            let Some(size) = size_of(part.number) else { continue };
+            let last = i + 1 == parts.len();
+            if (!last && size != first) || (last && size > first) {
+                return Err(MultipartError::UnevenParts { number: part.number.get(), size, expected: first }.into());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn abort(&self, upload: &MultipartUpload) -> Result<()> {
+        let call = Call::new("AbortMultipartUpload", Method::Delete, Some(&upload.key))
+            .query(vec![("uploadId", Cow::Borrowed(upload.upload_id.as_str()))]);
+        match self.execute(&call).await {
+            Ok(_) => Ok(()),
+            // Already gone: what an abort is for.
+            Err(e) if e.code() == Some(&S3ErrorCode::NoSuchUpload) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) async fn uploads_under(&self, prefix: &str) -> Result<Vec<MultipartUploadInfo>> {
+        const OP: &str = "ListMultipartUploads";
+        let page_size = self.inner.page_size.to_string();
+        let mut uploads = Vec::new();
+        let mut markers: Option<(String, String)> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![
+                ("uploads", Cow::Borrowed("")),
+                ("encoding-type", Cow::Borrowed("url")),
+                ("max-uploads", Cow::Borrowed(page_size.as_str())),
+            ];
+            if !prefix.is_empty() {
+                query.push(("prefix", Cow::Borrowed(prefix)));
+            }
+            if let Some((key, id)) = &markers {
+                query.push(("key-marker", Cow::Borrowed(key.as_str())));
+                query.push(("upload-id-marker", Cow::Borrowed(id.as_str())));
+            }
+            let call = Call::new(OP, Method::Get, None).query(query).read_body(MAX_XML);
+            let answer = self.execute(&call).await?;
+            let root = document(OP, answer.body(), "ListMultipartUploadsResult")?;
+            let url_encoded = root.text_of("EncodingType").is_some_and(|e| e.eq_ignore_ascii_case("url"));
+            for entry in root.children("Upload") {
+                let key = entry.text_of("Key").ok_or_else(|| invalid(OP, "an upload without a Key"))?;
+                let id = entry.text_of("UploadId").ok_or_else(|| invalid(OP, "an upload without an UploadId"))?;
+                let upload_id = UploadId::new(id.trim()).map_err(|e| invalid(OP, e.to_string()))?;
+                uploads.push(MultipartUploadInfo {
+                    upload: MultipartUpload::new(listed_key(OP, key, url_encoded)?, upload_id),
+                    initiated: entry.text_of("Initiated").and_then(dates::parse_iso8601),
+                });
+            }
+            let truncated = root.text_of("IsTruncated").is_some_and(|t| t.trim() == "true");
+            if !truncated {
+                return Ok(uploads);
+            }
+            let next_key = root.text_of("NextKeyMarker").map(|k| listed_key(OP, k, url_encoded)).transpose()?;
+            let next_id = root.text_of("NextUploadIdMarker").map(str::to_owned);
+            match (next_key, next_id) {
+                (Some(key), Some(id)) if markers.as_ref() != Some(&(key.clone(), id.clone())) => {
+                    markers = Some((key, id));
+                }
+                _ => return Err(invalid(OP, "the listing is truncated but its markers do not move on")),
+            }
+        }
+        Err(invalid(OP, format!("more than {MAX_PAGES} pages of uploads")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_keys_are_decoded_like_forms() {
+        assert_eq!(listed_key("op", "a+b%2Bc", true).unwrap(), "a b+c");
+        assert_eq!(listed_key("op", "a+b", false).unwrap(), "a+b");
+        assert!(listed_key("op", "%FF", true).is_err());
+    }
+
+    #[test]
+    fn answers_are_the_documents_expected() {
+        assert!(document("op", b"<Error><Code>X</Code></Error>", "CompleteMultipartUploadResult").is_err());
+        let root = document(
+            "op",
+            b"\n   \n<?xml version=\"1.0\"?><CompleteMultipartUploadResult><ETag>&quot;e-2&quot;</ETag></CompleteMultipartUploadResult>",
+            "CompleteMultipartUploadResult",
+        )
+        .unwrap();
+        assert_eq!(root.text_of("ETag"), Some("\"e-2\""));
+    }
+}

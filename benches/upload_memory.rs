@@ -1,6 +1,9 @@
 //! Peak memory of a 1 GiB upload from a file: `put_object(Body::from_file)` to the in-process s3s-fs
-//! server, then the process's peak resident set (VmHWM) is read from /proc. The server runs in the
-//! same process, so the figure covers both sides. Target: under 64 MiB.
+//! server (a multipart upload: 128 parts of 8 MiB, 4 in flight, each read from its offset), then the
+//! process's peak resident set (VmHWM) is read from /proc. The server runs in the same process, so
+//! the figure covers both sides. Target: under 64 MiB. (s3s-fs writes every byte a second time when
+//! it completes an upload, so the time here is its disk's; `cargo bench -p stowage-peers --bench
+//! multipart` measures throughput.)
 //!
 //! `cargo bench --bench upload_memory` (set `STOWAGE_UPLOAD_MIB` for another size).
 

@@ -7,8 +7,11 @@
 //! - [`sigv4`]: an exact and fast sans-IO AWS Signature Version 4 signer: presigned URLs and
 //!   Authorization headers byte-identical to AWS's own signers, for every object key a user can type.
 //! - [`Storage`]: one object-safe trait (`Arc<dyn Storage>`) for presigned uploads and downloads and
-//!   server-side put, head, get, delete and list, implemented by [`S3Storage`] for AWS S3,
+//!   server-side put, head, get, delete, list and copy, implemented by [`S3Storage`] for AWS S3,
 //!   Cloudflare R2 ([`r2`]) and any S3-compatible server. Switching between them is configuration.
+//! - [`multipart`]: files of any size — `put_object` goes multipart above 32 MiB (parts in parallel,
+//!   memory bounded, nothing partial ever visible), and the steps are there for browsers that send
+//!   parts through presigned URLs.
 //!
 //! ## Quick start
 //!

@@ -106,3 +106,53 @@ async fn doctor_checks_a_configuration() {
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("FAIL  credentials and bucket") && output.contains("S3_SECRET_ACCESS_KEY"), "{output}");
 }
+
+/// `cargo run --example upload -- <file> [key]`: a file over the threshold goes up in parts, and
+/// the object is checked with a HEAD; on Garage by configuration alone, then read back.
+#[test]
+fn upload_example_sends_a_file_in_parts() {
+    let dir = support::servers::TempDir::new("upload-example");
+    let path = dir.0.join("forty-mib.bin");
+    let data: Vec<u8> = (0..40 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&path, &data).expect("write");
+    let mut cmd = Command::new(example("upload"));
+    for var in ["S3_BUCKET", "S3_REGION", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "UPLOAD_PART_SIZE"]
+    {
+        cmd.env_remove(var);
+    }
+    let out = cmd.arg(&path).output().expect("run the upload example");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    for expected in [
+        "embedded S3 server",
+        "5 parts",
+        "Uploaded 40.00 MiB in 5 parts",
+        "-5\"",
+        "Verified with a HEAD: 41943040 bytes",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let Some(server) = support::servers::garage() else { return };
+    let out = Command::new(example("upload"))
+        .arg(&path)
+        .arg("big/forty.bin")
+        .env("S3_BUCKET", &server.bucket)
+        .env("S3_REGION", &server.region)
+        .env("S3_ENDPOINT", &server.endpoint)
+        .env("S3_ACCESS_KEY_ID", &server.access_key)
+        .env("S3_SECRET_ACCESS_KEY", &server.secret)
+        .env("UPLOAD_PART_SIZE", "6291456")
+        .output()
+        .expect("run the upload example");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("7 parts") && text.contains("Verified with a HEAD"), "{text}");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let stored = runtime.block_on(async {
+        use stowage::Storage;
+        let object = server.storage().get_object("big/forty.bin", &stowage::GetOptions::new()).await.expect("get");
+        object.bytes().await.expect("body")
+    });
+    assert!(stored.as_ref() == data.as_slice(), "the object read back is the file");
+}

@@ -153,7 +153,7 @@ async fn presigned_parts(server: &Server, storage: &Arc<dyn Storage>, direct: &S
         Some("video/mp4")
     );
     direct.delete_object(key).await.expect("delete");
-    tally.pass("presigned parts: another size refused, the signed size stored");
+    tally.pass("presigned parts: another size and an expired URL refused, the signed size stored");
 }
 
 async fn refused_completions(server: &Server, storage: &Arc<dyn Storage>, direct: &S3Storage, tally: &mut Tally) {

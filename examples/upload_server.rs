@@ -1,120 +1,87 @@
-//! The upload demo: a small web app (axum) where a browser uploads straight to S3/R2 through presigned
-//! URLs, with CORS that works.
+//! The upload demo: a small web app (axum) where a browser uploads files of any size straight to
+//! S3/R2 through presigned URLs, and nothing is listed or served before it is verified.
 //!
 //! ```text
-//! cargo run --example upload_server --features constraints,sniff,serde
-//! # then open http://127.0.0.1:3000
+//! cargo run --example upload_server --features axum,sniff
+//! # then open http://127.0.0.1:3000 (and http://127.0.0.1:3000/uppy for Uppy's own client)
 //! ```
 //!
-//! Routes:
-//! - `GET /`: the page (plain JS, no build step): file picker, progress bar, errors in words, the
-//!   uploaded files with download links;
-//! - `POST /api/upload-url`: `{filename, content_type, size}` → `{key, method, url, headers, …}`, the
-//!   recommended pattern: an upload policy checks the claims and presigns a PUT signing the exact type
-//!   and size;
-//! - `POST /api/upload`: the server-side pattern: a multipart form (`size`, then `file`) streamed to
-//!   `put_object` with bounded memory and a size limit;
-//! - `POST /api/uploads/{key}/complete`: verification after the browser's upload;
-//! - `GET /api/files`: the uploaded files; `GET /api/files/{key}`: a redirect to a presigned GET that
-//!   saves under the original name.
+//! The upload endpoints are the library's (`stowage::axum::uploads`, mounted under `/api`): a policy
+//! checks each file's claims, uploads go to `staging/` and are verified there (size, type, first
+//! bytes) before they are promoted to `uploads/`; above `UPLOAD_MULTIPART_THRESHOLD` the page sends
+//! the file as a multipart upload, several parts at a time, resumable after a reload. The app adds:
+//!
+//! - `GET /`: the page (plain JS, no build step); `GET /uppy`: the same with Uppy's AWS S3 plugin;
+//! - `GET /api/config`: what the page needs to know;
+//! - `GET /api/files`: the verified files, newest first; `GET /api/files/{key}`: a redirect to a
+//!   presigned GET that saves under the original name (only for verified files);
+//! - `POST /api/upload`: the server-side pattern, a multipart form (`size`, then `file`) streamed to
+//!   the bucket with bounded memory, verified and promoted like the others.
 //!
 //! With no `S3_*` configuration it runs on an embedded s3s-fs server with a CORS layer answering
 //! preflights as S3/R2 do for the page's origin. With `S3_BUCKET`, `S3_REGION`, `S3_ENDPOINT`,
 //! `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY` it uses that bucket, checks its CORS for the page's
 //! origin at start-up, and with `--setup-cors` writes the rule. Other settings: `UPLOAD_ADDR`
 //! (default `127.0.0.1:3000`), `UPLOAD_ORIGIN` (default `http://<addr>`), `UPLOAD_MAX_BYTES` (default
-//! 10 MiB), `UPLOAD_TYPES` (default `image/*,application/pdf,text/plain`).
+//! 1 GiB), `UPLOAD_TYPES` (default `image/*,application/pdf,text/plain,video/*`),
+//! `UPLOAD_MULTIPART_THRESHOLD` (default 16 MiB), `UPLOAD_PART_SIZE` (default 8 MiB),
+//! `UPLOAD_CONCURRENCY` (parts in flight, default 4), `UPPY_DIST` (the directory holding Uppy's
+//! `uppy.min.js`, default `target/uppy`: `bash examples/static/fetch-uppy.sh` puts it there).
 
 #[path = "support/embedded_s3.rs"]
 mod embedded_s3;
 
-use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde::Deserialize;
 use serde_json::json;
-use stowage::constraints::{UploadPolicy, UploadTicket, VerifyOptions, safe_key, verify_upload};
+use stowage::constraints::{UploadPolicy, VerifyOptions, complete_upload};
 use stowage::{
     Body, CorsConfiguration, Credentials, Error, GetOptions, ListOptions, PutOptions, S3Config, S3Storage, Storage,
 };
 
 const PAGE: &str = include_str!("static/upload.html");
+const UPPY_PAGE: &str = include_str!("static/uppy.html");
 
 struct App {
     storage: Arc<dyn Storage>,
     policy: UploadPolicy,
-    /// Presigned uploads not yet completed (a real app keeps them in its database or session).
-    tickets: Mutex<HashMap<String, UploadTicket>>,
     backend: String,
+    multipart_threshold: u64,
+    concurrency: u64,
+    uppy_dist: PathBuf,
 }
 
 type Shared = Arc<App>;
 
 fn fail(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    (status, Json(json!({ "error": message.into(), "status": status.as_u16() }))).into_response()
 }
 
-/// The HTTP answer for an error of the storage layer: the client's fault in words, or a 502.
+/// The HTTP answer for an error: the person's fault in plain words, or a 502.
 fn storage_failure(error: &Error) -> Response {
     match error {
         Error::Policy(v) => {
-            fail(StatusCode::from_u16(v.http_status()).unwrap_or(StatusCode::BAD_REQUEST), v.to_string())
+            fail(StatusCode::from_u16(v.http_status()).unwrap_or(StatusCode::BAD_REQUEST), v.user_message())
         }
         Error::Mismatch(m) => {
-            fail(StatusCode::from_u16(m.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY), m.to_string())
+            fail(StatusCode::from_u16(m.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY), m.user_message())
         }
-        Error::Signing(e) => fail(StatusCode::BAD_REQUEST, e.to_string()),
-        Error::Unsupported { .. } => fail(StatusCode::BAD_REQUEST, error.to_string()),
+        Error::BodyLength { .. } | Error::Io { .. } => {
+            fail(StatusCode::BAD_REQUEST, "The file that arrived is not the size that was announced; it was not kept.")
+        }
         other => {
             eprintln!("storage error: {other}");
-            fail(StatusCode::BAD_GATEWAY, "the storage is unavailable; try again")
+            fail(StatusCode::BAD_GATEWAY, "The storage is unavailable at the moment; try again.")
         }
-    }
-}
-
-#[derive(Deserialize)]
-struct UploadRequest {
-    filename: String,
-    content_type: String,
-    size: u64,
-}
-
-async fn upload_url(State(app): State<Shared>, Json(request): Json<UploadRequest>) -> Response {
-    match app.policy.presign_upload(app.storage.as_ref(), &request.filename, &request.content_type, request.size) {
-        Ok(ticket) => {
-            if let Ok(mut tickets) = app.tickets.lock() {
-                tickets.insert(ticket.key.clone(), ticket.clone());
-            }
-            Json(ticket).into_response()
-        }
-        Err(e) => storage_failure(&e),
-    }
-}
-
-async fn complete(State(app): State<Shared>, Path(key): Path<String>) -> Response {
-    let ticket = app.tickets.lock().ok().and_then(|t| t.get(&key).cloned());
-    let Some(ticket) = ticket else {
-        return fail(StatusCode::NOT_FOUND, "no upload was presigned for this key");
-    };
-    let options = VerifyOptions::new().delete_on_mismatch(true);
-    #[cfg(feature = "sniff")]
-    let options = options.sniff(true);
-    match verify_upload(app.storage.as_ref(), &ticket, &options).await {
-        Ok(meta) => {
-            if let Ok(mut tickets) = app.tickets.lock() {
-                tickets.remove(&key);
-            }
-            Json(json!({ "key": meta.key, "size": meta.size, "content_type": meta.content_type })).into_response()
-        }
-        Err(e) => storage_failure(&e),
     }
 }
 
@@ -128,32 +95,34 @@ fn channel_stream(
     )
 }
 
-/// The server-side pattern: the form's `size` field, then its `file`, streamed to the bucket.
+/// The server-side pattern: the form's `size` field, then its `file`, streamed to staging, then
+/// verified and promoted like a browser's upload.
 async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -> Response {
     let mut declared: Option<u64> = None;
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
-            Ok(None) => return fail(StatusCode::BAD_REQUEST, "the form has no file field"),
-            Err(e) => return fail(StatusCode::BAD_REQUEST, format!("unreadable form: {e}")),
+            Ok(None) => return fail(StatusCode::BAD_REQUEST, "The form has no file."),
+            Err(e) => return fail(StatusCode::BAD_REQUEST, format!("The form could not be read: {e}")),
         };
         match field.name() {
             Some("size") => declared = field.text().await.ok().and_then(|t| t.trim().parse().ok()),
             Some("file") => {
                 let Some(size) = declared else {
-                    return fail(StatusCode::LENGTH_REQUIRED, "send the size field before the file");
+                    return fail(StatusCode::LENGTH_REQUIRED, "Send the size field before the file.");
                 };
                 let filename = field.file_name().unwrap_or("upload").to_owned();
                 let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
-                if let Err(v) = app.policy.check(&filename, &content_type, size) {
-                    return storage_failure(&Error::Policy(v));
-                }
-                let key = safe_key(app.policy.key_prefix(), &filename);
+                // A ticket gives the keys (staging and final) and what verification expects.
+                let ticket = match app.policy.presign_upload(app.storage.as_ref(), &filename, &content_type, size) {
+                    Ok(ticket) => ticket,
+                    Err(e) => return storage_failure(&e),
+                };
                 // Chunks go from the request to the bucket through a small channel: memory stays bounded.
                 let (sender, receiver) = tokio::sync::mpsc::channel(4);
                 let body = Body::from_stream(channel_stream(receiver), size);
                 let options = PutOptions::new().content_type(content_type.as_str());
-                let upload = app.storage.put_object(&key, body, &options);
+                let upload = app.storage.put_object(&ticket.key, body, &options);
                 let pump = async move {
                     let mut field = field;
                     loop {
@@ -169,10 +138,15 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
                     }
                 };
                 let (result, ()) = tokio::join!(upload, pump);
-                return match result {
-                    Ok(_) => Json(json!({ "key": key, "size": size, "content_type": content_type })).into_response(),
-                    Err(Error::Io { .. }) => {
-                        fail(StatusCode::BAD_REQUEST, "the file is not the size that was declared")
+                if let Err(e) = result {
+                    return storage_failure(&e);
+                }
+                let verify = VerifyOptions::new().delete_on_mismatch(true);
+                #[cfg(feature = "sniff")]
+                let verify = verify.sniff(true);
+                return match complete_upload(app.storage.as_ref(), &ticket, &verify).await {
+                    Ok(meta) => {
+                        Json(json!({ "key": meta.key, "filename": ticket.filename, "size": meta.size })).into_response()
                     }
                     Err(e) => storage_failure(&e),
                 };
@@ -182,6 +156,7 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
     }
 }
 
+/// The verified files (the final prefix only: staging is never listed), newest first.
 async fn files(State(app): State<Shared>) -> Response {
     let mut out = Vec::new();
     let mut options = ListOptions::new();
@@ -190,21 +165,29 @@ async fn files(State(app): State<Shared>) -> Response {
             Ok(page) => page,
             Err(e) => return storage_failure(&e),
         };
-        for object in page.objects {
-            let filename = object.key.rsplit('/').next().unwrap_or_default().to_owned();
-            out.push(json!({ "key": object.key, "filename": filename, "size": object.size }));
-        }
+        out.extend(page.objects);
         match page.next_continuation_token {
             Some(token) => options = ListOptions::new().after(token),
             None => break,
         }
     }
-    Json(out).into_response()
+    out.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then_with(|| a.key.cmp(&b.key)));
+    let files: Vec<serde_json::Value> = out
+        .into_iter()
+        .map(|object| {
+            let filename = object.key.rsplit('/').next().unwrap_or_default().to_owned();
+            let uploaded =
+                object.last_modified.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+            json!({ "key": object.key, "filename": filename, "size": object.size, "uploaded_at": uploaded })
+        })
+        .collect();
+    Json(files).into_response()
 }
 
+/// A download of a verified file: a redirect to a presigned GET saving under its name.
 async fn download(State(app): State<Shared>, Path(key): Path<String>) -> Response {
     if !key.starts_with(app.policy.key_prefix()) {
-        return fail(StatusCode::NOT_FOUND, "no such file");
+        return fail(StatusCode::NOT_FOUND, "There is no such file.");
     }
     let filename = key.rsplit('/').next().unwrap_or("download");
     match app.storage.presign_get(&key, &GetOptions::new().attachment(filename), Duration::from_secs(300)) {
@@ -214,13 +197,45 @@ async fn download(State(app): State<Shared>, Path(key): Path<String>) -> Respons
 }
 
 async fn config(State(app): State<Shared>) -> Response {
-    let types: Vec<String> = app.policy.allowed_types().iter().map(ToString::to_string).collect();
-    Json(json!({ "backend": app.backend, "allowed_types": types, "max_size": app.policy.max_size_bytes() }))
-        .into_response()
+    Json(json!({
+        "backend": app.backend,
+        "accepted": app.policy.accepted_in_words(),
+        "max_size": app.policy.max_size_bytes(),
+        "multipart_threshold": app.multipart_threshold,
+        "part_size": app.policy.preferred_part_size(),
+        "concurrency": app.concurrency,
+    }))
+    .into_response()
+}
+
+/// Uppy's prebuilt bundle, from `UPPY_DIST`.
+async fn uppy_bundle(State(app): State<Shared>) -> Response {
+    match tokio::fs::read(app.uppy_dist.join("uppy.min.js")).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], bytes).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            format!(
+                "document.body.dataset.uppy = 'missing'; console.warn({:?});",
+                format!(
+                    "Uppy's bundle is not in {}: run `bash examples/static/fetch-uppy.sh`",
+                    app.uppy_dist.display()
+                )
+            ),
+        )
+            .into_response(),
+    }
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn bytes_setting(name: &str, default: u64) -> Result<u64, String> {
+    match env(name) {
+        Some(v) => v.trim().parse().map_err(|_| format!("{name} must be a number of bytes, not {v:?}")),
+        None => Ok(default),
+    }
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -228,21 +243,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
     let origin = env("UPLOAD_ORIGIN").unwrap_or_else(|| format!("http://{local}"));
-    let max_size: u64 = match env("UPLOAD_MAX_BYTES") {
-        Some(v) => v.parse().map_err(|_| format!("UPLOAD_MAX_BYTES must be a number of bytes, not {v:?}"))?,
-        None => 10 * 1024 * 1024,
-    };
-    let mut policy = UploadPolicy::new("uploads/").max_size(max_size).expires_in(Duration::from_secs(600));
-    for pattern in env("UPLOAD_TYPES").unwrap_or_else(|| "image/*,application/pdf,text/plain".into()).split(',') {
+    let max_size = bytes_setting("UPLOAD_MAX_BYTES", 1 << 30)?;
+    let part_size = bytes_setting("UPLOAD_PART_SIZE", stowage::multipart::DEFAULT_PART_SIZE)?;
+    let multipart_threshold = bytes_setting("UPLOAD_MULTIPART_THRESHOLD", 16 << 20)?;
+    let concurrency = bytes_setting("UPLOAD_CONCURRENCY", 4)?.clamp(1, 16);
+    let mut policy = UploadPolicy::new("uploads/")
+        .staging("staging/")
+        .max_size(max_size)
+        .part_size(part_size)
+        .expires_in(Duration::from_secs(3600));
+    for pattern in env("UPLOAD_TYPES").unwrap_or_else(|| "image/*,application/pdf,text/plain,video/*".into()).split(',')
+    {
         policy = policy.allow_type(pattern.trim())?;
     }
 
     let (storage, backend, _embedded) = if env("S3_BUCKET").is_some() {
         let s3 = S3Storage::from_env()?;
-        let backend = format!("{}, bucket {} at {}", s3.provider(), s3.bucket(), s3.address().authority());
+        let backend = format!("{} bucket “{}” at {}", s3.provider(), s3.bucket(), s3.address().authority());
         if std::env::args().any(|a| a == "--setup-cors") {
             s3.put_bucket_cors(&CorsConfiguration::for_browser_uploads([origin.as_str()])).await?;
-            println!("CORS: wrote a rule allowing PUT, GET and HEAD from {origin}");
+            println!("CORS: wrote a rule allowing PUT, GET and HEAD from {origin}, ETag exposed");
         }
         match s3.check_cors_preflight(&origin, "PUT", &["content-type"]).await {
             Ok(report) if report.is_ok() => println!("CORS: the bucket accepts browser uploads from {origin}"),
@@ -262,24 +282,32 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_endpoint(server.endpoint.as_str())
         .build()?;
-        let backend = format!("embedded S3 server (s3s-fs) at {}, CORS for {origin}", server.endpoint);
-        (Arc::new(s3) as Arc<dyn Storage>, backend, Some(server))
+        (Arc::new(s3) as Arc<dyn Storage>, "an S3 server embedded in this demo (s3s-fs)".to_owned(), Some(server))
     };
 
-    let app = Arc::new(App { storage, policy, tickets: Mutex::new(HashMap::new()), backend: backend.clone() });
+    let uppy_dist = env("UPPY_DIST").map_or_else(|| PathBuf::from("target/uppy"), PathBuf::from);
+    let app = Arc::new(App {
+        storage: Arc::clone(&storage),
+        policy: policy.clone(),
+        backend: backend.clone(),
+        multipart_threshold,
+        concurrency,
+        uppy_dist,
+    });
     let body_limit = usize::try_from(max_size).unwrap_or(usize::MAX).saturating_add(1024 * 1024);
     let router = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route("/uppy", get(|| async { Html(UPPY_PAGE) }))
+        .route("/vendor/uppy.min.js", get(uppy_bundle))
         .route("/api/config", get(config))
-        .route("/api/upload-url", post(upload_url))
         .route("/api/upload", post(upload_through_server).layer(DefaultBodyLimit::max(body_limit)))
-        .route("/api/uploads/{key}/complete", post(complete))
         .route("/api/files", get(files))
-        .route("/api/files/{key}", get(download))
-        .with_state(app);
+        .route("/api/files/{*key}", get(download))
+        .with_state(app)
+        .nest("/api", stowage::axum::uploads(storage, policy));
 
     println!("Storage: {backend}");
-    println!("upload demo: http://{local}  (open it in your browser; Ctrl-C to stop)");
+    println!("upload demo: http://{local}  (Uppy: http://{local}/uppy; Ctrl-C to stop)");
     axum::serve(listener, router).await?;
     Ok(())
 }

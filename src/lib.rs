@@ -88,6 +88,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "s3")]
 mod body;
 #[cfg(feature = "constraints")]

@@ -148,6 +148,22 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// exists).
     async fn upload_part(&self, upload: &MultipartUpload, part: PartNumber, body: Body) -> Result<CompletedPart>;
 
+    /// Copies `range` of the object `source` (all of it with `None`) into part `part` of `upload`, on
+    /// the server, on the condition that the source's ETag is `if_match` when given.
+    ///
+    /// # Errors
+    ///
+    /// Not found when the source does not exist; a `PreconditionFailed` service error when it is not
+    /// the expected one; signing, transport and service errors.
+    async fn upload_part_copy(
+        &self,
+        upload: &MultipartUpload,
+        part: PartNumber,
+        source: &str,
+        range: Option<std::ops::Range<u64>>,
+        if_match: Option<&str>,
+    ) -> Result<CompletedPart>;
+
     /// The parts stored for an upload in progress, in order, following every page of the listing.
     ///
     /// # Errors

@@ -59,10 +59,16 @@
 //! # }
 //! ```
 
+mod complete;
 mod key;
+mod multipart_ticket;
 mod policy;
 mod verify;
+mod words;
 
+pub use complete::complete_upload;
 pub use key::{MAX_NAME_BYTES, MAX_NAME_CHARS, safe_key, sanitize_filename, unique_id};
+pub use multipart_ticket::MultipartTicket;
 pub use policy::{PolicyViolation, TypePattern, UploadPolicy, UploadTicket};
-pub use verify::{Mismatch, UploadMismatch, VerifyOptions, verify_upload};
+pub use verify::{Mismatch, PartProblem, UploadMismatch, VerifyOptions, verify_upload};
+pub use words::{pattern_in_words, type_in_words};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::storage::{PostPolicy, PresignedPost, PresignedRequest, PutOptions, Storage};
 use crate::{Error, Result};
 
-use super::key::{safe_key, sanitize_filename};
+use super::key::sanitize_filename;
 
 /// A media-type pattern: `image/png` (exact), `image/*` (any image) or `*/*` (anything).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -103,6 +103,31 @@ pub enum PolicyViolation {
 }
 
 impl PolicyViolation {
+    /// The refusal in words for the person choosing the file, without media types: "This file is a
+    /// web page; only images and PDF documents are accepted."
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        use super::words::{pattern_in_words, type_in_words};
+        match self {
+            Self::TypeNotAllowed { content_type, allowed } => {
+                let kinds: Vec<String> = allowed.iter().map(|p| pattern_in_words(p)).collect();
+                let list = match kinds.as_slice() {
+                    [] => "no files".to_owned(),
+                    [one] => one.clone(),
+                    [init @ .., last] => format!("{} and {last}", init.join(", ")),
+                };
+                format!("This file is {}; only {list} are accepted.", type_in_words(content_type))
+            }
+            Self::TooLarge { size, max } => format!(
+                "This file is {}; files up to {} are accepted.",
+                crate::error::human_size(*size),
+                crate::error::human_size(*max)
+            ),
+            Self::Empty => "This file is empty.".to_owned(),
+            Self::InvalidContentType { .. } => "The browser did not say what kind of file this is.".to_owned(),
+        }
+    }
+
     /// The HTTP status to answer with: 415 for a refused type, 413 for a file too large, 400
     /// otherwise.
     #[must_use]
@@ -137,6 +162,8 @@ pub struct UploadPolicy {
     max_size: u64,
     allow_empty: bool,
     key_prefix: String,
+    staging: Option<String>,
+    part_size: u64,
     expires_in: Duration,
 }
 
@@ -149,8 +176,34 @@ impl UploadPolicy {
             max_size: 10 * 1024 * 1024,
             allow_empty: false,
             key_prefix: key_prefix.into(),
+            staging: None,
+            part_size: crate::multipart::DEFAULT_PART_SIZE,
             expires_in: Duration::from_secs(300),
         }
+    }
+
+    /// Quarantine: uploads go under `prefix` (such as `staging/`) and reach the policy's own prefix
+    /// only once [`complete_upload`](super::complete_upload) has verified them (size, type and, with
+    /// `sniff`, content) — by a server-side copy of what was verified, then the delete of the staged
+    /// object. Nothing under the final prefix was ever unverified, and a presigned URL used again
+    /// after completion can only write into staging, which the application neither lists nor serves.
+    ///
+    /// Give the staging prefix a lifecycle rule that expires its objects (a day is plenty) and
+    /// aborts incomplete multipart uploads: whatever a client abandons there goes away by itself.
+    ///
+    /// Without it (the default), uploads land at their final key and are verified there: until the
+    /// check, and after it for as long as the presigned URL lives, the key may hold bytes nobody
+    /// checked. Use that only when every reader of the prefix verifies for itself.
+    pub fn staging(mut self, prefix: impl Into<String>) -> Self {
+        self.staging = Some(prefix.into());
+        self
+    }
+
+    /// The part size of multipart tickets ([`presign_multipart`](Self::presign_multipart)): default
+    /// 8 MiB, grown to fit 10,000 parts, at least 5 MiB.
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
     }
 
     /// Allows a media type: `image/png`, or a pattern like `image/*`.
@@ -181,10 +234,62 @@ impl UploadPolicy {
         self
     }
 
-    /// The key prefix.
+    /// The key prefix of verified uploads.
     #[must_use]
     pub fn key_prefix(&self) -> &str {
         &self.key_prefix
+    }
+
+    /// The staging prefix, when uploads are quarantined ([`staging`](Self::staging)).
+    #[must_use]
+    pub fn staging_prefix(&self) -> Option<&str> {
+        self.staging.as_deref()
+    }
+
+    /// How long presigned URLs of this policy stay valid.
+    #[must_use]
+    pub fn url_lifetime(&self) -> Duration {
+        self.expires_in
+    }
+
+    /// The preferred part size of multipart tickets.
+    #[must_use]
+    pub fn preferred_part_size(&self) -> u64 {
+        self.part_size
+    }
+
+    /// The key the client uploads to and the key the object ends at (the same without staging),
+    /// under one fresh unique folder.
+    pub(crate) fn keys_for(&self, filename: &str) -> (String, String) {
+        let name = sanitize_filename(filename);
+        let id = super::key::unique_id();
+        let final_key = format!("{}{id}/{name}", self.key_prefix);
+        let upload_key = match &self.staging {
+            Some(staging) => format!("{staging}{id}/{name}"),
+            None => final_key.clone(),
+        };
+        (upload_key, final_key)
+    }
+
+    /// The accepted types and size in words, for a page: "images, PDF documents and text files up
+    /// to 32.0 MiB".
+    ///
+    /// ```
+    /// let policy = stowage::constraints::UploadPolicy::new("u/")
+    ///     .allow_type("image/*")?.allow_type("application/pdf")?.allow_type("text/plain")?
+    ///     .max_size(32 << 20);
+    /// assert_eq!(policy.accepted_in_words(), "images, PDF documents and text files up to 32.0 MiB");
+    /// # Ok::<(), stowage::constraints::PolicyViolation>(())
+    /// ```
+    #[must_use]
+    pub fn accepted_in_words(&self) -> String {
+        let kinds: Vec<String> = self.allowed.iter().map(|p| super::words::pattern_in_words(&p.to_string())).collect();
+        let list = match kinds.as_slice() {
+            [] => "no files".to_owned(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        };
+        format!("{list} up to {}", crate::error::human_size(self.max_size))
     }
 
     /// The largest upload.
@@ -222,7 +327,7 @@ impl UploadPolicy {
         Ok(())
     }
 
-    /// Checks the client's claims, then presigns a PUT to a fresh, safe key ([`safe_key`]) that signs
+    /// Checks the client's claims, then presigns a PUT to a fresh, safe key ([`safe_key`](super::safe_key)) that signs
     /// the exact Content-Type and Content-Length, so that S3 or R2 itself refuses any other upload.
     ///
     /// # Errors
@@ -237,11 +342,12 @@ impl UploadPolicy {
         declared_size: u64,
     ) -> Result<UploadTicket> {
         self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
-        let key = safe_key(&self.key_prefix, filename);
+        let (key, final_key) = self.keys_for(filename);
         let options = PutOptions::new().content_type(content_type).content_length(declared_size);
         let request = storage.presign_put(&key, &options, self.expires_in)?;
         Ok(UploadTicket {
             key,
+            final_key,
             filename: sanitize_filename(filename),
             content_type: content_type.to_owned(),
             size: declared_size,
@@ -265,7 +371,7 @@ impl UploadPolicy {
         declared_size: u64,
     ) -> Result<(UploadTicket, PresignedPost)> {
         self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
-        let key = safe_key(&self.key_prefix, filename);
+        let (key, final_key) = self.keys_for(filename);
         // The key may vary only inside this upload's own unguessable folder, and the size is the
         // declared one: the form cannot write over another upload, and verification agrees with it.
         let folder = key.rsplit_once('/').map_or(key.as_str(), |(folder, _)| folder);
@@ -277,6 +383,7 @@ impl UploadPolicy {
         let post = storage.presign_post(&policy, self.expires_in)?;
         let ticket = UploadTicket {
             key,
+            final_key,
             filename: sanitize_filename(filename),
             content_type: content_type.to_owned(),
             size: declared_size,
@@ -292,14 +399,16 @@ impl UploadPolicy {
 }
 
 /// A presigned upload and what it was signed for: the key, the exact type and size. Keep it (or its
-/// key, type and size) until the client says it is done, then pass it to
-/// [`verify_upload`](super::verify_upload).
+/// keys, type and size) until the client says it is done, then pass it to
+/// [`complete_upload`](super::complete_upload).
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct UploadTicket {
-    /// Where the file goes.
+    /// Where the client uploads: the staging key when the policy quarantines uploads.
     pub key: String,
+    /// Where the object is once verified (the same as `key` without staging).
+    pub final_key: String,
     /// The client's file name, sanitised: offer it back as the download name.
     pub filename: String,
     /// The signed Content-Type.
@@ -318,6 +427,7 @@ impl UploadTicket {
         let key = key.into();
         Self {
             filename: sanitize_filename(key.rsplit('/').next().unwrap_or_default()),
+            final_key: key.clone(),
             key,
             content_type: content_type.into(),
             size,
@@ -335,6 +445,7 @@ impl fmt::Debug for UploadTicket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UploadTicket")
             .field("key", &self.key)
+            .field("final_key", &self.final_key)
             .field("filename", &self.filename)
             .field("content_type", &self.content_type)
             .field("size", &self.size)

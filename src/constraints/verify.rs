@@ -64,6 +64,56 @@ pub enum Mismatch {
         /// What the bytes look like, if recognised.
         detected: Option<String>,
     },
+    /// The object changed between its check and its promotion (the copy's ETag condition failed).
+    Changed,
+    /// The parts of a multipart upload are not those of its plan.
+    Parts(PartProblem),
+}
+
+/// How the parts named at completion differ from an upload's plan or from what the server stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartProblem {
+    /// A part of the plan is not stored (or not named).
+    Missing {
+        /// Its number.
+        number: u32,
+    },
+    /// A part is named that the plan does not have.
+    Extra {
+        /// Its number.
+        number: u32,
+    },
+    /// The parts are not named in order.
+    Order,
+    /// A stored part is not its planned size.
+    Size {
+        /// Its number.
+        number: u32,
+        /// The planned size.
+        expected: u64,
+        /// The stored size.
+        actual: u64,
+    },
+    /// A named ETag is not the one the server gave the part.
+    ETag {
+        /// Its number.
+        number: u32,
+    },
+}
+
+impl fmt::Display for PartProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing { number } => write!(f, "part {number} was not uploaded"),
+            Self::Extra { number } => write!(f, "part {number} is not part of the upload's plan"),
+            Self::Order => f.write_str("the parts are not listed in order, each once"),
+            Self::Size { number, expected, actual } => {
+                write!(f, "part {number} holds {actual} bytes instead of {expected}")
+            }
+            Self::ETag { number } => write!(f, "part {number}'s ETag is not the one the storage gave it"),
+        }
+    }
 }
 
 impl fmt::Display for Mismatch {
@@ -80,6 +130,37 @@ impl fmt::Display for Mismatch {
             Self::Content { declared, detected: None } => {
                 write!(f, "declared {declared} but the contents do not start like one")
             }
+            Self::Changed => f.write_str("the object changed after it was checked"),
+            Self::Parts(problem) => write!(f, "{problem}"),
+        }
+    }
+}
+
+impl Mismatch {
+    /// The problem in words for the person who uploaded, without keys or media types: "This file is
+    /// a Windows program, not a PNG image".
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        use super::words::type_in_words;
+        match self {
+            Self::Missing => "The file did not arrive".to_owned(),
+            Self::Size { expected, actual } => format!(
+                "The file that arrived holds {} instead of the {} announced",
+                crate::error::human_size(*actual),
+                crate::error::human_size(*expected)
+            ),
+            Self::Type { expected, .. } => {
+                format!("The file was not stored as {}, as announced", type_in_words(expected))
+            }
+            Self::Content { declared, detected: Some(found) } => {
+                format!("This file is {}, not {}", type_in_words(found), type_in_words(declared))
+            }
+            Self::Content { declared, detected: None } => {
+                format!("This file is not {}, as its name and type say", type_in_words(declared))
+            }
+            Self::Changed => "The file changed while it was being checked".to_owned(),
+            Self::Parts(PartProblem::Missing { .. }) => "Some parts of the file have not arrived yet".to_owned(),
+            Self::Parts(_) => "The parts that arrived are not the file that was announced".to_owned(),
         }
     }
 }
@@ -98,10 +179,26 @@ pub struct UploadMismatch {
 }
 
 impl UploadMismatch {
-    /// The HTTP status to answer the client with: 409 when nothing arrived, 422 otherwise.
+    /// The HTTP status to answer the client with: 409 when nothing (or not everything) arrived or
+    /// the object changed under the check, 422 otherwise.
     #[must_use]
     pub fn http_status(&self) -> u16 {
-        if self.problems.contains(&Mismatch::Missing) { 409 } else { 422 }
+        let conflict = self
+            .problems
+            .iter()
+            .any(|p| matches!(p, Mismatch::Missing | Mismatch::Changed | Mismatch::Parts(PartProblem::Missing { .. })));
+        if conflict { 409 } else { 422 }
+    }
+
+    /// The first problem in words for the person who uploaded, and what became of the file: "This
+    /// file is a Windows program, not a PNG image; it was not kept."
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        let first = self
+            .problems
+            .first()
+            .map_or_else(|| "The upload is not what was announced".to_owned(), Mismatch::user_message);
+        if self.deleted { format!("{first}; it was not kept.") } else { format!("{first}.") }
     }
 }
 
@@ -145,6 +242,25 @@ pub async fn verify_upload(
     ticket: &UploadTicket,
     options: &VerifyOptions,
 ) -> Result<ObjectMeta> {
+    verify(storage, ticket, options, true).await
+}
+
+/// As [`verify_upload`] but without the stored type: for bytes uploaded without a signed type (part
+/// 1 of a quarantined multipart upload), whose content is still checked against the declared type.
+pub(crate) async fn check_content(
+    storage: &dyn Storage,
+    ticket: &UploadTicket,
+    options: &VerifyOptions,
+) -> Result<ObjectMeta> {
+    verify(storage, ticket, options, false).await
+}
+
+async fn verify(
+    storage: &dyn Storage,
+    ticket: &UploadTicket,
+    options: &VerifyOptions,
+    check_type: bool,
+) -> Result<ObjectMeta> {
     let Some(meta) = storage.head_object(&ticket.key).await? else {
         return Err(Error::Mismatch(UploadMismatch {
             key: ticket.key.clone(),
@@ -156,7 +272,7 @@ pub async fn verify_upload(
     if meta.size != ticket.size {
         problems.push(Mismatch::Size { expected: ticket.size, actual: meta.size });
     }
-    if meta.content_type.as_deref().map(essence) != Some(essence(&ticket.content_type)) {
+    if check_type && meta.content_type.as_deref().map(essence) != Some(essence(&ticket.content_type)) {
         problems.push(Mismatch::Type { expected: ticket.content_type.clone(), actual: meta.content_type.clone() });
     }
     // The first bytes are worth reading only for an object that is otherwise what was signed.

@@ -169,6 +169,14 @@ pub struct UploadedPart {
     pub last_modified: Option<OffsetDateTime>,
 }
 
+impl UploadedPart {
+    /// Part `number` of `size` bytes, without ETag or date.
+    #[must_use]
+    pub fn new(number: PartNumber, size: u64) -> Self {
+        Self { number, etag: None, size, last_modified: None }
+    }
+}
+
 /// An upload in progress, as `ListMultipartUploads` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -191,6 +199,14 @@ pub enum MultipartError {
     PartNumber {
         /// The number given.
         number: u64,
+    },
+    /// A part number within S3's range but not in this upload's plan.
+    #[error("part {number} is not one of this upload's {parts} parts")]
+    NotInPlan {
+        /// The number asked for.
+        number: u32,
+        /// How many parts the plan has.
+        parts: u32,
     },
     /// An upload id no server hands out.
     #[error(

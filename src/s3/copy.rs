@@ -146,7 +146,8 @@ impl S3Storage {
                 let range = plan.part_range(number);
                 let (this, upload) = (self.clone(), upload.clone());
                 let (source, etag) = (source.to_owned(), etag.map(str::to_owned));
-                tasks.spawn(async move { this.copy_part(&source, &upload, number, range, etag.as_deref()).await });
+                tasks
+                    .spawn(async move { this.copy_part(&source, &upload, number, Some(range), etag.as_deref()).await });
             }
             match tasks.join_next().await {
                 None => break,
@@ -170,22 +171,22 @@ impl S3Storage {
         Ok(done)
     }
 
-    async fn copy_part(
+    pub(crate) async fn copy_part(
         &self,
         source: &str,
         upload: &MultipartUpload,
         number: PartNumber,
-        range: std::ops::Range<u64>,
+        range: Option<std::ops::Range<u64>>,
         etag: Option<&str>,
     ) -> Result<CompletedPart> {
         const OP: &str = "UploadPartCopy";
         let copy_source = self.copy_source(source);
-        let bytes = format!("bytes={}-{}", range.start, range.end.saturating_sub(1));
+        let bytes = range.map(|range| format!("bytes={}-{}", range.start, range.end.saturating_sub(1)));
         let part = number.get().to_string();
-        let mut headers = vec![
-            ("x-amz-copy-source", Cow::Borrowed(copy_source.as_str())),
-            ("x-amz-copy-source-range", Cow::Borrowed(bytes.as_str())),
-        ];
+        let mut headers = vec![("x-amz-copy-source", Cow::Borrowed(copy_source.as_str()))];
+        if let Some(bytes) = &bytes {
+            headers.push(("x-amz-copy-source-range", Cow::Borrowed(bytes.as_str())));
+        }
         if let Some(etag) = etag {
             headers.push(("x-amz-copy-source-if-match", Cow::Borrowed(etag)));
         }

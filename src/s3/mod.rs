@@ -342,6 +342,17 @@ impl Storage for S3Storage {
         self.put_part(upload, part, body).await
     }
 
+    async fn upload_part_copy(
+        &self,
+        upload: &MultipartUpload,
+        part: PartNumber,
+        source: &str,
+        range: Option<std::ops::Range<u64>>,
+        if_match: Option<&str>,
+    ) -> Result<CompletedPart> {
+        self.copy_part(source, upload, part, range, if_match).await
+    }
+
     async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
         self.parts_of(upload).await
     }

@@ -40,6 +40,8 @@ pub enum Fault {
     Throttle(u64),
     /// Forward this many body bytes, then stop reading the rest (never answering).
     StallBodyAfter(u64),
+    /// Hold the request: signal `arrived`, wait for `go`, then forward it.
+    Gate { arrived: Arc<tokio::sync::Notify>, go: Arc<tokio::sync::Notify> },
 }
 
 /// A request as the plan sees it.
@@ -214,6 +216,14 @@ async fn serve(mut client: TcpStream, upstream: &str, plan: &Plan, counter: &Ato
             target: seen.target.clone(),
             answer_bytes,
         });
+    };
+    let fault = match fault {
+        Fault::Gate { arrived, go } => {
+            arrived.notify_one();
+            go.notified().await;
+            Fault::Forward
+        }
+        other => other,
     };
     match fault {
         Fault::Respond(bytes) => {

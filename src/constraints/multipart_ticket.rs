@@ -1,0 +1,289 @@
+//! Presigned multipart uploads under an upload policy: files of any size from a browser, with the
+//! server in charge of the type, the plan and every part's size, and nothing visible before it is
+//! verified.
+//!
+//! ## How the guarantee is kept without copying a large object
+//!
+//! A multipart object does not exist until the upload is completed, and its part URLs die with the
+//! upload id. So the upload is created at its **final** key: while parts arrive, nothing is there to
+//! list or serve, and after completion or cancellation no part URL works again. What cannot be
+//! checked before completion is the content — the storage has no way to read a part of an upload in
+//! progress. With a staging prefix, part 1 therefore goes to a staging object of its own: it can be
+//! read, so the file's first bytes are sniffed there; then it becomes part 1 by a server-side
+//! `UploadPartCopy` on the condition that it is still what was checked (its ETag). The object appears
+//! at its final key only when the upload completes, after every check, and the one copy is of one
+//! part (8 MiB by default), not of a multi-gigabyte object. Replaying part 1's URL later can only
+//! write into staging.
+
+use std::time::Duration;
+
+use crate::multipart::{CompletedPart, MultipartError, MultipartLimits, MultipartUpload, PartNumber, PartPlan};
+use crate::storage::{ObjectMeta, PresignedRequest, PutOptions, Storage};
+use crate::{Error, Result};
+
+use super::policy::UploadPolicy;
+use super::verify::{Mismatch, PartProblem, UploadMismatch, VerifyOptions};
+
+/// A multipart upload presigned under a policy, as the server keeps it between the browser's
+/// requests (with `serde`, store it anywhere: completion can happen in another process).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct MultipartTicket {
+    /// Where the object appears once verified (the upload's own key).
+    pub key: String,
+    /// The client's file name, sanitised.
+    pub filename: String,
+    /// The type the object is stored with, fixed by the server when it created the upload.
+    pub content_type: String,
+    /// The declared size.
+    pub size: u64,
+    /// The upload in progress.
+    pub upload: MultipartUpload,
+    /// The size of every part but the last.
+    pub part_size: u64,
+    /// How many parts.
+    pub part_count: u32,
+    /// With quarantine: the staging object that takes part 1, to be checked before it joins.
+    pub first_part_key: Option<String>,
+    /// How long each part URL lives, in seconds.
+    pub url_lifetime: u64,
+}
+
+impl UploadPolicy {
+    /// Checks the client's claims, then creates a multipart upload for them: the server fixes the
+    /// type (the browser cannot change it), the plan (every part's size) and the key. Part URLs are
+    /// presigned later, on request ([`MultipartTicket::presign_part`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Policy`] for claims the policy refuses; [`Error::Multipart`] for a size no plan can
+    /// serve; backend errors.
+    pub async fn presign_multipart(
+        &self,
+        storage: &dyn Storage,
+        filename: &str,
+        content_type: &str,
+        declared_size: u64,
+    ) -> Result<MultipartTicket> {
+        self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
+        let (staging_key, key) = self.keys_for(filename);
+        let plan = PartPlan::new(declared_size, self.preferred_part_size(), &MultipartLimits::S3)?;
+        let upload = storage.create_multipart_upload(&key, &PutOptions::new().content_type(content_type)).await?;
+        Ok(MultipartTicket {
+            filename: super::sanitize_filename(filename),
+            first_part_key: (staging_key != key).then_some(staging_key),
+            key,
+            content_type: content_type.to_owned(),
+            size: declared_size,
+            upload,
+            part_size: plan.part_size(),
+            part_count: plan.part_count(),
+            url_lifetime: self.url_lifetime().as_secs().max(1),
+        })
+    }
+}
+
+impl MultipartTicket {
+    /// The ticket's part plan.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Multipart`] when the ticket's numbers are not a plan (an altered ticket).
+    pub fn plan(&self) -> Result<PartPlan> {
+        let plan = PartPlan::with_part_size(self.size, self.part_size, &MultipartLimits::S3)?;
+        if plan.part_count() != self.part_count {
+            return Err(MultipartError::PartSize { size: self.part_size, min: 0, max: 0 }.into());
+        }
+        Ok(plan)
+    }
+
+    /// The part `part` must be: within the plan.
+    fn planned(&self, part: PartNumber) -> Result<PartPlan> {
+        let plan = self.plan()?;
+        if !plan.contains(part) {
+            return Err(MultipartError::NotInPlan { number: part.get(), parts: plan.part_count() }.into());
+        }
+        Ok(plan)
+    }
+
+    /// A presigned PUT for part `part`, signing its exact size: the bucket refuses a part of any other
+    /// size. (With quarantine, part 1's URL writes the staging object.)
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Multipart`] for a part number outside the plan; signing errors.
+    pub fn presign_part(&self, storage: &dyn Storage, part: PartNumber) -> Result<PresignedRequest> {
+        let plan = self.planned(part)?;
+        let size = plan.size_of(part);
+        let expires = Duration::from_secs(self.url_lifetime);
+        match (&self.first_part_key, part.get()) {
+            (Some(staging), 1) => storage.presign_put(staging, &PutOptions::new().content_length(size), expires),
+            _ => storage.presign_upload_part(&self.upload, part, Some(size), expires),
+        }
+    }
+
+    /// The parts stored so far (for a client resuming an upload: send only the others).
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    pub async fn stored_parts(&self, storage: &dyn Storage) -> Result<Vec<crate::multipart::UploadedPart>> {
+        let mut parts = storage.list_parts(&self.upload).await?;
+        if let Some(staging) = &self.first_part_key {
+            parts.retain(|p| p.number != PartNumber::FIRST);
+            if let Some(first) = storage.head_object(staging).await? {
+                parts.insert(0, first_part(&first));
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Completes the upload from the parts the client names (numbers and ETags), after checking them
+    /// against the plan and against what the storage holds: every part of the plan, in order, each
+    /// of its planned size, each with the ETag the storage gave it. Then the content is checked (with
+    /// `sniff`) — on part 1's staging object before it joins the upload under quarantine, on the
+    /// completed object otherwise — and the object at [`key`](Self::key) is returned.
+    ///
+    /// A content mismatch cancels the upload: nothing is kept. Part problems leave it in progress, so
+    /// that the client can send the missing or wrong parts and complete again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Mismatch`] with [`Mismatch::Parts`] or a content mismatch; backend errors
+    /// (`NoSuchUpload` for a completion replayed after the upload ended).
+    pub async fn complete(
+        &self,
+        storage: &dyn Storage,
+        named: &[CompletedPart],
+        options: &VerifyOptions,
+    ) -> Result<ObjectMeta> {
+        let plan = self.plan()?;
+        let refuse = |problem: PartProblem| {
+            Error::Mismatch(UploadMismatch {
+                key: self.key.clone(),
+                problems: vec![Mismatch::Parts(problem)],
+                deleted: false,
+            })
+        };
+        // The client's list: the plan's parts, in order, each once.
+        for (i, part) in named.iter().enumerate() {
+            if !plan.contains(part.number) {
+                return Err(refuse(PartProblem::Extra { number: part.number.get() }));
+            }
+            if i > 0 && part.number <= named[i - 1].number {
+                return Err(refuse(PartProblem::Order));
+            }
+        }
+        if let Some(missing) = plan.parts().find(|n| !named.iter().any(|p| p.number == *n)) {
+            return Err(refuse(PartProblem::Missing { number: missing.get() }));
+        }
+        // What the storage holds: each part its planned size, with the ETag named.
+        let stored = self.stored_parts(storage).await?;
+        let mut parts = Vec::with_capacity(named.len());
+        for part in named {
+            let Some(held) = stored.iter().find(|p| p.number == part.number) else {
+                return Err(refuse(PartProblem::Missing { number: part.number.get() }));
+            };
+            let expected = plan.size_of(part.number);
+            if held.size != expected {
+                return Err(refuse(PartProblem::Size { number: part.number.get(), expected, actual: held.size }));
+            }
+            if let Some(etag) = &held.etag
+                && !same_etag(etag, &part.etag)
+            {
+                return Err(refuse(PartProblem::ETag { number: part.number.get() }));
+            }
+            parts.push(CompletedPart::new(part.number, held.etag.clone().unwrap_or_else(|| part.etag.clone())));
+        }
+        match &self.first_part_key {
+            Some(staging) => self.complete_quarantined(storage, staging, parts, options).await,
+            None => {
+                storage.complete_multipart_upload(&self.upload, &parts).await?;
+                let ticket = super::UploadTicket::for_existing(&self.key, &self.content_type, self.size);
+                super::verify_upload(storage, &ticket, &options.delete_on_mismatch(true)).await
+            }
+        }
+    }
+
+    async fn complete_quarantined(
+        &self,
+        storage: &dyn Storage,
+        staging: &str,
+        mut parts: Vec<CompletedPart>,
+        options: &VerifyOptions,
+    ) -> Result<ObjectMeta> {
+        // Part 1's bytes, checked where they can be read, before they join the upload.
+        let first =
+            PartPlan::with_part_size(self.size, self.part_size, &MultipartLimits::S3)?.size_of(PartNumber::FIRST);
+        let check = super::UploadTicket::for_existing(staging, &self.content_type, first);
+        let staged = match super::verify::check_content(storage, &check, options).await {
+            Ok(meta) => meta,
+            Err(Error::Mismatch(mut mismatch)) => {
+                let _ = self.cancel(storage).await;
+                mismatch.key = self.key.clone();
+                mismatch.deleted = true;
+                return Err(Error::Mismatch(mismatch));
+            }
+            Err(e) => return Err(e),
+        };
+        let joined = storage
+            .upload_part_copy(&self.upload, PartNumber::FIRST, staging, None, staged.etag.as_deref())
+            .await
+            .map_err(|e| {
+                if e.status() == Some(412) {
+                    Error::Mismatch(UploadMismatch {
+                        key: self.key.clone(),
+                        problems: vec![Mismatch::Changed],
+                        deleted: false,
+                    })
+                } else {
+                    e
+                }
+            })?;
+        if let Some(first) = parts.first_mut() {
+            *first = joined;
+        }
+        let out = storage.complete_multipart_upload(&self.upload, &parts).await?;
+        let _ = storage.delete_object(staging).await;
+        let mut meta = storage.head_object(&self.key).await?.ok_or_else(|| {
+            Error::Mismatch(UploadMismatch { key: self.key.clone(), problems: vec![Mismatch::Missing], deleted: false })
+        })?;
+        if meta.size != self.size {
+            let _ = storage.delete_object(&self.key).await;
+            return Err(Error::Mismatch(UploadMismatch {
+                key: self.key.clone(),
+                problems: vec![Mismatch::Size { expected: self.size, actual: meta.size }],
+                deleted: true,
+            }));
+        }
+        meta.etag = meta.etag.or(out.etag);
+        Ok(meta)
+    }
+
+    /// Cancels the upload: aborts it, and deletes part 1's staging object. Nothing is kept.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    pub async fn cancel(&self, storage: &dyn Storage) -> Result<()> {
+        storage.abort_multipart_upload(&self.upload).await?;
+        if let Some(staging) = &self.first_part_key {
+            storage.delete_object(staging).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Part 1 as the staging object holds it.
+fn first_part(meta: &ObjectMeta) -> crate::multipart::UploadedPart {
+    let mut part = crate::multipart::UploadedPart::new(PartNumber::FIRST, meta.size);
+    part.etag = meta.etag.clone();
+    part.last_modified = meta.last_modified;
+    part
+}
+
+/// `"abc"` and `abc` are the same ETag.
+fn same_etag(a: &str, b: &str) -> bool {
+    a.trim().trim_matches('"') == b.trim().trim_matches('"')
+}

@@ -157,7 +157,8 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
     let round_trip = async {
         let options = PutOptions::new().content_type("text/plain").content_length(contents.len() as u64);
         let put = storage.presign_put(&key, &options, Duration::from_secs(120))?;
-        let mut request = http.put(&put.url).body(contents);
+        // Sent as the browser on `origin` sends it, to see what the bucket lets the page read.
+        let mut request = http.put(&put.url).header("origin", origin.as_str()).body(contents);
         for (name, value) in &put.headers {
             request = request.header(name, value);
         }
@@ -165,10 +166,16 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         let response = request.send().await.map_err(|e| format!("presigned PUT: {}", e.without_url()))?;
         if !response.status().is_success() {
             let status = response.status();
-            return Err::<(), Box<dyn std::error::Error>>(
+            return Err::<Option<String>, Box<dyn std::error::Error>>(
                 format!("presigned PUT answered {status}: {}", response.text().await.unwrap_or_default()).into(),
             );
         }
+        let exposed = response
+            .headers()
+            .get("access-control-expose-headers")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_owned);
         let get = storage.presign_get(&key, &GetOptions::new(), Duration::from_secs(120))?;
         let body = http
             .get(&get.url)
@@ -181,10 +188,29 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         if body != contents {
             return Err("the presigned GET returned other bytes than were uploaded".into());
         }
-        Ok(())
+        Ok(exposed)
     };
     match round_trip.await {
-        Ok(()) => doctor.pass("presigned PUT/GET", "uploaded and downloaded through presigned URLs"),
+        Ok(exposed) => {
+            doctor.pass("presigned PUT/GET", "uploaded and downloaded through presigned URLs");
+            // 6. A browser sending parts must read each part's ETag: the rule must expose it.
+            let reads_etag = exposed
+                .as_deref()
+                .is_some_and(|list| list.split(',').any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("etag")));
+            if reads_etag {
+                doctor
+                    .pass("CORS exposes ETag", format!("pages on {origin} can read the ETag of the parts they upload"));
+            } else {
+                doctor.fail(
+                    "CORS exposes ETag",
+                    format!(
+                        "the bucket's answer to {origin} exposes {}: a page cannot read the ETag of a part, so large uploads from the browser fail",
+                        exposed.as_deref().map_or("no header".to_owned(), |h| format!("only {h:?}"))
+                    ),
+                    "add ETag to the rule's ExposeHeader (CorsConfiguration::for_browser_uploads does)",
+                );
+            }
+        }
         Err(e) => doctor.fail(
             "presigned PUT/GET",
             e.to_string(),

@@ -88,17 +88,33 @@ async fn doctor_checks_a_configuration() {
     // No CORS rule yet: everything passes but CORS, which says how to fix it.
     let (code, output) = run(refs(&env("")), &["--origin", origin]);
     assert_eq!(code, Some(1), "{output}");
-    for line in
-        ["PASS  configuration", "PASS  credentials and bucket", "PASS  clock", "FAIL  CORS", "PASS  presigned PUT/GET"]
-    {
+    for line in [
+        "PASS  configuration",
+        "PASS  credentials and bucket",
+        "PASS  clock",
+        "FAIL  CORS",
+        "PASS  presigned PUT/GET",
+        "FAIL  CORS exposes ETag",
+    ] {
         assert!(output.contains(line), "missing {line:?} in:\n{output}");
     }
     assert!(output.contains("for_browser_uploads"), "{output}");
+
+    // A rule that allows the upload but hides the ETag: large browser uploads would fail, and the
+    // doctor says so.
+    let mut hidden = stowage::CorsConfiguration::for_browser_uploads([origin]);
+    hidden.rules[0].expose_headers.clear();
+    server.storage().put_bucket_cors(&hidden).await.expect("cors");
+    let (code, output) = run(refs(&env("")), &["--origin", origin]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("PASS  CORS:") && output.contains("FAIL  CORS exposes ETag"), "{output}");
+    assert!(output.contains("ExposeHeader"), "{output}");
 
     // With the rule: all checks pass.
     server.storage().put_bucket_cors(&stowage::CorsConfiguration::for_browser_uploads([origin])).await.expect("cors");
     let (code, output) = run(refs(&env("")), &["--origin", origin]);
     assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("PASS  CORS exposes ETag"), "{output}");
     assert!(output.contains("All checks passed."), "{output}");
 
     // A wrong secret: the credentials check fails and names the variable to fix.

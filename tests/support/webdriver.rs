@@ -1,18 +1,19 @@
-//! A minimal W3C WebDriver client (enough to drive Chromium through chromedriver): sessions,
-//! navigation, elements, clicks, file inputs, scripts and screenshots.
+//! Headless Chromium for the browser tests: chromedriver as a child process, driven through
+//! fantoccini (a maintained WebDriver client), plus Chromium's DevTools commands (network
+//! conditions) through chromedriver's `goog/cdp/execute` endpoint.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// chromedriver as a child process, killed on drop.
 pub struct Driver {
     child: Child,
     pub url: String,
-    _profile: super::servers::TempDir,
+    profile: super::servers::TempDir,
 }
 
 impl Drop for Driver {
@@ -52,90 +53,78 @@ pub fn chromedriver() -> Option<(Driver, std::path::PathBuf)> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let profile = super::servers::TempDir::new("chromium-profile");
-    Some((Driver { child, url: format!("http://127.0.0.1:{port}"), _profile: profile }, browser))
+    Some((Driver { child, url: format!("http://127.0.0.1:{port}"), profile }, browser))
+}
+
+/// A DevTools command, sent through chromedriver.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()))
+    }
 }
 
 /// A browser session.
 pub struct Session {
-    http: reqwest::Client,
-    base: String,
+    client: Client,
 }
 
 impl Session {
     pub async fn start(driver: &Driver, browser: &std::path::Path) -> Session {
-        let http = reqwest::Client::new();
-        let profile = driver._profile.0.display().to_string();
+        let profile = driver.profile.0.display().to_string();
         let capabilities = json!({
-            "capabilities": { "alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": browser.display().to_string(),
-                    "args": [
-                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--disable-quic", "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--window-size=1100,900",
-                        format!("--user-data-dir={profile}")
-                    ]
-                }
-            }}
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": browser.display().to_string(),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1100,900",
+                    format!("--user-data-dir={profile}")
+                ]
+            },
+            "goog:loggingPrefs": { "browser": "ALL" }
         });
-        let response = http
-            .post(format!("{}/session", driver.url))
-            .header("content-type", "application/json")
-            .body(capabilities.to_string())
-            .send()
+        let capabilities = capabilities.as_object().cloned().unwrap_or_default();
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
             .await
-            .expect("new session");
-        let response: Value = serde_json::from_slice(&response.bytes().await.expect("body")).expect("session JSON");
-        let id = response["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {response}")).to_owned();
-        Session { http, base: format!("{}/session/{id}", driver.url) }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let request = self.http.request(method, format!("{}{path}", self.base));
-        let request = if body.is_null() {
-            request
-        } else {
-            request.header("content-type", "application/json").body(body.to_string())
-        };
-        let response = request.send().await.expect("webdriver request");
-        let response: Value = serde_json::from_slice(&response.bytes().await.expect("body")).expect("webdriver JSON");
-        if let Some(error) = response["value"]["error"].as_str() {
-            panic!("webdriver {path}: {error}: {}", response["value"]["message"]);
-        }
-        response["value"].clone()
+            .expect("a WebDriver session");
+        Session { client }
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", json!({ "url": url })).await;
+        self.client.goto(url).await.expect("navigate");
     }
 
-    pub async fn element(&self, css: &str) -> String {
-        let found =
-            self.call(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
-        found[ELEMENT].as_str().expect("element id").to_owned()
+    /// Reloads the page (as a person pressing F5 mid-upload).
+    pub async fn reload(&self) {
+        self.client.refresh().await.expect("reload");
     }
 
     pub async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+        self.client.find(Locator::Css(css)).await.expect("element").click().await.expect("click");
     }
 
     /// Chooses `path` in a file input.
     pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
-        let id = self.element(css).await;
-        // Clear any earlier choice, then set the new one.
-        self.call(reqwest::Method::POST, &format!("/element/{id}/clear"), json!({})).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            json!({ "text": path.display().to_string() }),
-        )
-        .await;
+        let input = self.client.find(Locator::Css(css)).await.expect("file input");
+        input.clear().await.expect("clear");
+        input.send_keys(&path.display().to_string()).await.expect("choose the file");
     }
 
     pub async fn script(&self, script: &str) -> Value {
-        self.call(reqwest::Method::POST, "/execute/sync", json!({ "script": script, "args": [] })).await
+        self.client.execute(script, Vec::new()).await.expect("script")
     }
 
     /// Waits until `script` returns something other than `null`/`false`, and returns it.
@@ -151,38 +140,54 @@ impl Session {
         }
     }
 
+    /// Sends a DevTools command (such as `Network.emulateNetworkConditions`).
+    pub async fn devtools(&self, cmd: &'static str, params: Value) -> Value {
+        self.client.issue_cmd(Cdp { cmd, params }).await.expect("a DevTools command")
+    }
+
+    /// Cuts the network (as a lost connection would), or brings it back, with `upload` bytes per
+    /// second when given.
+    pub async fn network(&self, online: bool, upload: Option<u64>) {
+        let throughput = upload.map_or(-1.0, |b| b as f64);
+        self.devtools("Network.enable", json!({})).await;
+        self.devtools(
+            "Network.emulateNetworkConditions",
+            json!({ "offline": !online, "latency": 0, "downloadThroughput": -1.0, "uploadThroughput": throughput }),
+        )
+        .await;
+    }
+
+    /// The console's errors since the last call.
+    pub async fn console_errors(&self) -> Vec<String> {
+        #[derive(Debug)]
+        struct Log;
+        impl WebDriverCompatibleCommand for Log {
+            fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+                base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+            }
+            fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+                (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
+            }
+        }
+        let entries = self.client.issue_cmd(Log).await.unwrap_or(Value::Null);
+        entries
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A PNG screenshot of the page.
     pub async fn screenshot(&self) -> Vec<u8> {
-        let encoded = self.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
-        decode_base64(encoded.as_str().expect("base64 screenshot"))
+        self.client.screenshot().await.expect("screenshot")
     }
 
     pub async fn quit(self) {
-        let _ = self.http.delete(&self.base).send().await;
+        let _ = self.client.close().await;
     }
-}
-
-fn decode_base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter_map(value) {
-        acc = (acc << 6) | c;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
 }

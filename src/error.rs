@@ -82,7 +82,7 @@ pub enum Error {
     /// A client's upload claims break the upload policy (feature `constraints`).
     #[cfg(feature = "constraints")]
     #[error(transparent)]
-    Policy(crate::constraints::PolicyViolation),
+    Policy(#[from] crate::constraints::PolicyViolation),
 
     /// An upload does not match what was signed (feature `constraints`).
     #[cfg(feature = "constraints")]

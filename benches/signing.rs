@@ -101,5 +101,37 @@ fn signing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, signing);
+/// Presigning through the S3 backend (`Storage::presign_put`), as a web handler calls it: the signer
+/// plus the backend's own work (the clock, the credentials in use, the output type).
+#[cfg(feature = "s3")]
+fn storage(c: &mut Criterion) {
+    use stowage::{PutOptions, S3Config, Storage};
+    let credentials = Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    let storage = S3Config::new("my-app-uploads", "us-east-1", credentials).build().expect("storage");
+    let options = PutOptions::new().content_type("image/png");
+    let expires = Duration::from_secs(300);
+    let mut g = c.benchmark_group("storage");
+    g.bench_function("presign_put_static_credentials", |b| {
+        b.iter(|| storage.presign_put(black_box(KEY), &options, expires).expect("presign"));
+    });
+    // The same through the rotating path: temporary credentials from a provider, held by the cache.
+    let temporary = Credentials::new("ASIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        .with_session_token("IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+EXAMPLE/token")
+        .with_expiry(time::OffsetDateTime::now_utc() + time::Duration::hours(6));
+    let rotating =
+        S3Config::from_provider("my-app-uploads", "us-east-1", stowage::credentials::StaticCredentials::new(temporary))
+            .build()
+            .expect("storage");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(rotating.refresh_credentials()).expect("credentials");
+    g.bench_function("presign_put_rotating_credentials", |b| {
+        b.iter(|| rotating.presign_put(black_box(KEY), &options, expires).expect("presign"));
+    });
+    g.finish();
+}
+
+#[cfg(not(feature = "s3"))]
+fn storage(_: &mut Criterion) {}
+
+criterion_group!(benches, signing, storage);
 criterion_main!(benches);

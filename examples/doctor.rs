@@ -1,13 +1,14 @@
 //! Checks an S3/R2 configuration end to end and says how to fix what fails:
-//! configuration, reachability and credentials, clock skew, CORS for a browser origin, and a
-//! presigned PUT/GET round trip.
+//! configuration, where the credentials come from (and until when), reachability, clock skew, CORS
+//! for a browser origin, and a presigned PUT/GET round trip.
 //!
 //! ```text
 //! cargo run --example doctor -- [--origin https://app.example.com]
 //! ```
 //!
-//! Configuration comes from `S3_BUCKET`, `S3_REGION`, `S3_ENDPOINT`, `S3_ACCESS_KEY_ID`,
-//! `S3_SECRET_ACCESS_KEY` (and the `AWS_*` names). The origin defaults to `http://127.0.0.1:3000`, the
+//! Configuration comes from `S3_BUCKET`, `S3_REGION`, `S3_ENDPOINT` (and the `AWS_*` names);
+//! credentials from the default chain: `S3_ACCESS_KEY_ID`/`S3_SECRET_ACCESS_KEY` (or `AWS_*`), the
+//! shared profile files, web identity, the container endpoint, EC2 instance metadata. The origin defaults to `http://127.0.0.1:3000`, the
 //! upload demo's. The exit code is 1 when a check fails.
 
 use std::process::ExitCode;
@@ -77,7 +78,8 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
             doctor.fail(
                 "configuration",
                 e.to_string(),
-                "set S3_BUCKET, S3_REGION (auto for R2), S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and, for R2 or a local server, S3_ENDPOINT",
+                "set S3_BUCKET, S3_REGION (auto for R2), S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (or run where a role \
+                 gives credentials) and, for R2 or a local server, S3_ENDPOINT",
             );
             return Ok(doctor.failures);
         }
@@ -94,7 +96,38 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         format!("{}, bucket {:?} at {}", storage.provider(), storage.bucket(), storage.address().authority()),
     );
 
-    // 2. Reachability and credentials.
+    // 2. Credentials: which source gave them, until when, and why the sources before it were
+    //    passed over.
+    match storage.refresh_credentials().await {
+        Ok(()) => {
+            let status = storage.credentials_status();
+            let key = status.access_key_id.as_deref().unwrap_or("?");
+            let lifetime = match status.expires_at {
+                Some(at) => {
+                    let left = (at - time::OffsetDateTime::now_utc()).whole_minutes();
+                    format!("temporary, expire at {} (in {left} min), refreshed ahead of that", utc(at))
+                }
+                None => "long-term keys".to_owned(),
+            };
+            doctor.pass("credentials", format!("key {key} from {}: {lifetime}", status.source));
+            for skipped in &status.skipped {
+                println!("      passed over {}: {}", skipped.source, skipped.reason);
+            }
+        }
+        Err(e) => {
+            let fix = match &e {
+                Error::Credentials(stowage::credentials::CredentialsError::NoneFound { .. }) => {
+                    "set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role gives \
+                     credentials (see the README's Credentials section)"
+                }
+                _ => "the error names the source and what is wrong with it",
+            };
+            doctor.fail("credentials", e.to_string(), fix);
+            return Ok(doctor.failures);
+        }
+    }
+
+    // 3. Reachability and permissions.
     match storage.list_objects("", &ListOptions::new().max_keys(1)).await {
         Ok(_) => doctor.pass("credentials and bucket", "the key can list the bucket"),
         Err(e)
@@ -114,7 +147,7 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         }
     }
 
-    // 3. Clock skew, from the server's Date header.
+    // 4. Clock skew, from the server's Date header.
     let probe = reqwest::Client::new().head(storage.address().object_url("stowage-doctor-clock")?).send().await;
     match probe.ok().and_then(|r| r.headers().get("date").and_then(|d| d.to_str().ok()).map(str::to_owned)) {
         Some(date) => match parse_http_date(&date) {
@@ -135,7 +168,7 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         None => doctor.warn("clock", "the server sent no Date header", "nothing to do"),
     }
 
-    // 4. CORS for the browser origin.
+    // 5. CORS for the browser origin.
     match storage.check_cors_preflight(&origin, "PUT", &["content-type"]).await {
         Ok(report) if report.is_ok() => doctor.pass("CORS", format!("browsers on {origin} may PUT to the bucket")),
         Ok(report) => doctor.fail(
@@ -150,7 +183,7 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         Err(e) => doctor.fail("CORS", e.to_string(), fix_for(&e)),
     }
 
-    // 5. A presigned PUT and GET, as a browser would use them.
+    // 6. A presigned PUT and GET, as a browser would use them.
     let key = format!("stowage-doctor/{}.txt", time::OffsetDateTime::now_utc().unix_timestamp_nanos());
     let contents = "stowage doctor round trip\n";
     let http = reqwest::Client::new();
@@ -193,7 +226,7 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
     match round_trip.await {
         Ok(exposed) => {
             doctor.pass("presigned PUT/GET", "uploaded and downloaded through presigned URLs");
-            // 6. A browser sending parts must read each part's ETag: the rule must expose it.
+            // 7. A browser sending parts must read each part's ETag: the rule must expose it.
             let reads_etag = exposed
                 .as_deref()
                 .is_some_and(|list| list.split(',').any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("etag")));
@@ -224,6 +257,20 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
         if doctor.failures == 0 { "All checks passed." } else { "Some checks failed: see the fixes above." }
     );
     Ok(doctor.failures)
+}
+
+/// `2026-11-24 13:05:00 UTC`.
+fn utc(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`.

@@ -15,6 +15,11 @@ pub enum Error {
     #[error(transparent)]
     Signing(#[from] crate::sigv4::Error),
 
+    /// Credentials could not be had, or have expired (the error names the source and why).
+    #[cfg(feature = "s3")]
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
+
     /// The configuration is incomplete or inconsistent.
     #[error("configuration: {0}")]
     Config(String),

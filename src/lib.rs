@@ -9,6 +9,9 @@
 //! - [`Storage`]: one object-safe trait (`Arc<dyn Storage>`) for presigned uploads and downloads and
 //!   server-side put, head, get, delete, list and copy, implemented by [`S3Storage`] for AWS S3,
 //!   Cloudflare R2 ([`r2`]) and any S3-compatible server. Switching between them is configuration.
+//! - [`credentials`]: keys from the environment, or the credentials a service is given where it runs
+//!   (profiles, EKS web identity and Pod Identity, ECS, EC2 instance metadata), refreshed before they
+//!   expire.
 //! - [`multipart`]: files of any size — `put_object` goes multipart above 32 MiB (parts in parallel,
 //!   memory bounded, nothing partial ever visible), and the steps are there for browsers that send
 //!   parts through presigned URLs.
@@ -41,7 +44,8 @@
 //! ```
 //!
 //! The same through the [`Storage`] trait, configured from the environment (`S3_BUCKET`,
-//! `S3_REGION`, `S3_ENDPOINT`, `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY`):
+//! `S3_REGION`, `S3_ENDPOINT`, and `S3_ACCESS_KEY_ID`/`S3_SECRET_ACCESS_KEY` or any source of the
+//! [`credentials::CredentialsChain`]):
 //!
 //! ```no_run
 //! # #[cfg(feature = "s3")]
@@ -49,7 +53,7 @@
 //! use std::time::Duration;
 //! use stowage::{GetOptions, PutOptions, S3Storage, Storage};
 //!
-//! let storage = S3Storage::from_env()?;
+//! let storage = S3Storage::load_from_env().await?;
 //! let upload = storage.presign_put(
 //!     "avatars/42.png",
 //!     &PutOptions::new().content_type("image/png").content_length(48_213),
@@ -94,7 +98,7 @@ pub mod axum;
 mod body;
 #[cfg(feature = "constraints")]
 pub mod constraints;
-mod credentials;
+pub mod credentials;
 #[cfg(feature = "s3")]
 mod encoding;
 mod error;
@@ -114,8 +118,9 @@ pub use credentials::Credentials;
 pub use error::{Error, Result, S3ErrorCode, ServiceError};
 #[cfg(feature = "s3")]
 pub use s3::{
-    CorsConfiguration, CorsRule, DEFAULT_CONCURRENCY, DEFAULT_COPY_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD,
-    PayloadSigning, PreflightReport, Provider, RetryPolicy, S3Config, S3Storage,
+    CorsConfiguration, CorsRule, CredentialsStatus, DEFAULT_CONCURRENCY, DEFAULT_COPY_PART_SIZE, DEFAULT_LOAD_TIMEOUT,
+    DEFAULT_MULTIPART_THRESHOLD, DEFAULT_REFRESH_WINDOW, PayloadSigning, PreflightReport, PresignExpiry, Provider,
+    RetryPolicy, S3Config, S3Storage,
 };
 #[cfg(feature = "s3")]
 pub use storage::{

@@ -198,7 +198,7 @@ async fn refusals(server: &Server, storage: &Arc<dyn Storage>, tally: &mut Tally
     let s3 = server.storage();
     let request = s3.address().object(Method::Get, key).expect("request");
     let old = s3.now() - time::Duration::hours(1);
-    let expired = s3.signer().presign(&request, Duration::from_secs(60), old).expect("presign");
+    let expired = s3.signer().expect("signer").presign(&request, Duration::from_secs(60), old).expect("presign");
     refused(server, "expired URL", &raw_http::send("GET", expired.url(), &[], &[]).await);
     tally.pass();
 
@@ -229,7 +229,7 @@ async fn refusals(server: &Server, storage: &Arc<dyn Storage>, tally: &mut Tally
         .object(Method::Put, "refusals/hash.bin")
         .expect("request")
         .payload(stowage::sigv4::Payload::Bytes(b"what was signed"));
-    let auth = s3.signer().sign(&request, s3.now()).expect("sign");
+    let auth = s3.signer().expect("signer").sign(&request, s3.now()).expect("sign");
     let mut headers: Vec<(&str, &str)> = auth.iter().collect();
     headers.retain(|(k, _)| *k != "host");
     let response = raw_http::send("PUT", &request.url(), &headers, b"what was sent instead").await;

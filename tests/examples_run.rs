@@ -58,6 +58,23 @@ fn doctor(env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
         cmd.env_remove(var);
         cmd.env_remove(var.replacen("S3_", "AWS_", 1));
     }
+    // The credentials chain sees only what each case gives it: no profile files, no role, no
+    // instance metadata.
+    for var in [
+        "AWS_PROFILE",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_DEFAULT_REGION",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", "/nonexistent-home").env("AWS_EC2_METADATA_DISABLED", "true");
     let out = cmd.envs(env.iter().copied()).args(args).output().expect("run doctor");
     (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
@@ -121,6 +138,47 @@ async fn doctor_checks_a_configuration() {
     let (code, output) = run(refs(&env("0000000000000000000000000000000000000000000000000000000000000000")), &[]);
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("FAIL  credentials and bucket") && output.contains("S3_SECRET_ACCESS_KEY"), "{output}");
+    assert!(
+        output.contains("PASS  credentials: key GK") && output.contains("from the environment: long-term keys"),
+        "{output}"
+    );
+
+    // Temporary credentials from a container endpoint: the doctor names the source, the expiry and
+    // why each source before it was passed over.
+    use support::credential_servers::{ContainerEndpoint, Served};
+    let endpoint =
+        ContainerEndpoint::start(Served::new(&server.access_key, &server.secret, time::Duration::hours(2))).await;
+    let place = |extra: Vec<(&'static str, String)>| {
+        let mut env = vec![
+            ("S3_BUCKET", server.bucket.clone()),
+            ("S3_REGION", server.region.clone()),
+            ("S3_ENDPOINT", server.endpoint.clone()),
+        ];
+        env.extend(extra);
+        env
+    };
+    let (code, output) =
+        run(place(vec![("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.full_uri())]), &["--origin", origin]);
+    assert_eq!(code, Some(0), "{output}");
+    for line in [
+        "PASS  credentials: key GK",
+        "from the container credentials endpoint: temporary, expire at",
+        "(in 119 min)",
+        "passed over the environment: neither S3_ACCESS_KEY_ID nor AWS_ACCESS_KEY_ID is set",
+        "passed over web identity",
+        "All checks passed.",
+    ] {
+        assert!(output.contains(line), "missing {line:?} in:\n{output}");
+    }
+    assert!(!output.contains(&server.secret) && !output.contains("TOKEN-GK"), "a secret in the output:\n{output}");
+
+    // A source that is configured wrongly, and none at all: the doctor fails on credentials and says why.
+    let (code, output) = run(place(vec![("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.9.9.9/creds".into())]), &[]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("FAIL  credentials:") && output.contains("use https"), "{output}");
+    let (code, output) = run(place(vec![]), &[]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("FAIL  credentials: no credentials found") && output.contains("AWS_PROFILE"), "{output}");
 }
 
 /// `cargo run --example upload -- <file> [key]`: a file over the threshold goes up in parts, and

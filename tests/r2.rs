@@ -18,7 +18,7 @@ fn r2() -> stowage::S3Storage {
 fn endpoint_region_and_addressing() {
     let storage = r2();
     assert_eq!(storage.provider(), Provider::R2);
-    assert_eq!(storage.signer().region(), "auto");
+    assert_eq!(storage.signer().unwrap().region(), "auto");
     let url = storage.presign_get("a b.png", &GetOptions::new(), Duration::from_secs(60)).expect("presign");
     assert!(
         url.url.starts_with("https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com/uploads/a%20b.png?")

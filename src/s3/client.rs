@@ -217,12 +217,14 @@ impl S3Storage {
         let body_len = call.body.map_or(0, Body::len);
         let mut attempt: u32 = 0;
         let mut clock_corrected = false;
+        let mut credentials_renewed = false;
         let mut form = PathForm::Decoded;
         loop {
             attempt += 1;
             let at = self.now();
             let (request, url) = self.build(call, form, payload_hash.as_deref())?;
-            let auth = self.inner.signer.sign(&request, at)?;
+            let signer = self.inner.signing.for_request(at).await?;
+            let auth = signer.sign(&request, at)?;
 
             let method = reqwest::Method::from_bytes(call.method.as_str().as_bytes())
                 .map_err(|_| Error::Config(format!("unsupported method {}", call.method)))?;
@@ -329,6 +331,17 @@ impl S3Storage {
                 attempt -= 1;
                 continue;
             }
+            // Rotating credentials the server no longer knows (revoked early, a key deleted in a
+            // rotation): once, with the provider's current ones, if they differ.
+            if replayable
+                && !credentials_renewed
+                && is_credentials_rejection(&error)
+                && self.inner.signing.after_rejection(signer.generation()).await
+            {
+                credentials_renewed = true;
+                attempt -= 1;
+                continue;
+            }
             if error.is_retryable() {
                 let delay = retry.delay(attempt).max(error.retry_after.unwrap_or_default().min(retry.max_delay));
                 if backoff(delay).await {
@@ -336,9 +349,7 @@ impl S3Storage {
                 }
             }
             if error.code == S3ErrorCode::SignatureDoesNotMatch {
-                error.client_canonical_request = self
-                    .inner
-                    .signer
+                error.client_canonical_request = signer
                     .sign_explained(&request, at)
                     .ok()
                     .map(|(_, details)| redact_token(details.canonical_request()));
@@ -415,6 +426,18 @@ impl S3Storage {
         }
         Ok((request, url))
     }
+}
+
+/// Whether the server may have refused the credentials themselves: an unknown key
+/// (`InvalidAccessKeyId`; some servers, Garage among them, say `AccessDenied` for a deleted key), an
+/// expired or invalid session token. With rotating credentials this asks the provider for its current
+/// ones; the request is sent again only if they differ (and a provider that keeps answering the same
+/// ones is not asked again for this reason for a few seconds), so a genuine permission error costs at
+/// most one fetch every few seconds.
+fn is_credentials_rejection(error: &ServiceError) -> bool {
+    matches!(error.code, S3ErrorCode::InvalidAccessKeyId | S3ErrorCode::ExpiredToken | S3ErrorCode::InvalidToken)
+        || (error.code == S3ErrorCode::AccessDenied && error.status == 403)
+        || error.code.as_str() == "TokenRefreshRequired"
 }
 
 /// Adds a header the signer has already checked (token name, no CR/LF).

@@ -3,12 +3,16 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::Credentials;
+use crate::credentials::{CredentialsChain, Env, ProvideCredentials};
 use crate::multipart::MultipartLimits;
 use crate::sigv4::{AddressingStyle, BucketAddress};
 use crate::{Error, Result};
 
 use super::retry::RetryPolicy;
+use super::signing::{CredentialsConfig, DEFAULT_LOAD_TIMEOUT, DEFAULT_REFRESH_WINDOW, PresignExpiry, Rotation};
 
 /// Which service is behind the endpoint, for the rules that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,7 +78,9 @@ pub enum PayloadSigning {
 pub struct S3Config {
     pub(crate) bucket: String,
     pub(crate) region: String,
-    pub(crate) credentials: Credentials,
+    pub(crate) credentials: CredentialsConfig,
+    pub(crate) rotation: Rotation,
+    pub(crate) presign_expiry: PresignExpiry,
     pub(crate) endpoint: Option<String>,
     pub(crate) style: Option<AddressingStyle>,
     pub(crate) provider: Option<Provider>,
@@ -104,12 +110,39 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_COPY_PART_SIZE: u64 = 256 * 1024 * 1024;
 
 impl S3Config {
-    /// A bucket on AWS S3 in `region`.
+    /// A bucket on AWS S3 in `region`, with fixed credentials (see
+    /// [`with_credentials_provider`](Self::with_credentials_provider) for credentials that rotate).
     pub fn new(bucket: impl Into<String>, region: impl Into<String>, credentials: Credentials) -> Self {
+        Self::with_source(bucket.into(), region.into(), CredentialsConfig::Fixed(credentials, None))
+    }
+
+    /// A bucket on AWS S3 in `region`, with credentials from `provider`, fetched on first use and
+    /// refreshed ahead of each expiry (see
+    /// [`with_credentials_provider`](Self::with_credentials_provider)).
+    ///
+    /// ```
+    /// use stowage::S3Config;
+    /// use stowage::credentials::ContainerCredentials;
+    ///
+    /// // An ECS task role:
+    /// let config = S3Config::from_provider("my-app-uploads", "eu-west-1", ContainerCredentials::from_env());
+    /// # let _ = config;
+    /// ```
+    pub fn from_provider(
+        bucket: impl Into<String>,
+        region: impl Into<String>,
+        provider: impl ProvideCredentials + 'static,
+    ) -> Self {
+        Self::with_source(bucket.into(), region.into(), CredentialsConfig::Provider(Arc::new(provider)))
+    }
+
+    fn with_source(bucket: String, region: String, credentials: CredentialsConfig) -> Self {
         Self {
-            bucket: bucket.into(),
-            region: region.into(),
+            bucket,
+            region,
             credentials,
+            rotation: Rotation { refresh_window: DEFAULT_REFRESH_WINDOW, load_timeout: DEFAULT_LOAD_TIMEOUT },
+            presign_expiry: PresignExpiry::default(),
             endpoint: None,
             style: None,
             provider: None,
@@ -152,17 +185,23 @@ impl S3Config {
         self
     }
 
-    /// Reads the configuration from the environment, as the S3 and R2 tutorials name it:
+    /// Reads the configuration from the environment, as the S3 and R2 tutorials and the AWS SDKs
+    /// name it:
     ///
     /// | variable | fallbacks | |
     /// |---|---|---|
     /// | `S3_BUCKET` | | required |
-    /// | `S3_REGION` | `AWS_REGION`, `AWS_DEFAULT_REGION` | required (`auto` for R2) |
+    /// | `S3_REGION` | `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region` | required (`auto` for R2) |
     /// | `S3_ENDPOINT` | `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` | absent: AWS |
-    /// | `S3_ACCESS_KEY_ID` | `AWS_ACCESS_KEY_ID` | required |
-    /// | `S3_SECRET_ACCESS_KEY` | `AWS_SECRET_ACCESS_KEY` | required |
-    /// | `S3_SESSION_TOKEN` | `AWS_SESSION_TOKEN` | optional |
     /// | `S3_ADDRESSING_STYLE` | | optional: `path` or `virtual` |
+    ///
+    /// Credentials come from the [`CredentialsChain`]: `S3_ACCESS_KEY_ID`/`S3_SECRET_ACCESS_KEY`/
+    /// `S3_SESSION_TOKEN` (or the `AWS_*` names), then the shared profile files, web identity, the
+    /// container endpoint and EC2 instance metadata. Keys found in variables or in the selected
+    /// profile are used as they are; for the other sources the backend fetches credentials on first
+    /// use and refreshes them ahead of expiry — build it with
+    /// [`S3Storage::load_from_env`](super::S3Storage::load_from_env) to fetch them before it is
+    /// returned.
     ///
     /// An endpoint on `r2.cloudflarestorage.com` selects the R2 rules.
     ///
@@ -170,21 +209,43 @@ impl S3Config {
     ///
     /// [`Error::Config`] naming the missing or invalid variable.
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_source(Env::process())
     }
 
-    /// As [`from_env`](Self::from_env), looking variables up through `lookup`.
+    /// As [`from_env`](Self::from_env), looking variables up through `lookup` (the credentials chain
+    /// then sees the values `lookup` gives now, not later changes).
     ///
     /// # Errors
     ///
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |names: &[&str]| names.iter().find_map(|n| lookup(n).filter(|v| !v.trim().is_empty()));
-        let credentials = Credentials::from_lookup(&lookup).map_err(|e| Error::Config(e.to_string()))?;
+        Self::from_source(Env::snapshot(lookup))
+    }
+
+    fn from_source(env: Env) -> Result<Self> {
+        let get = |names: &[&str]| names.iter().find_map(|n| env.get(n));
         let bucket = get(&["S3_BUCKET"]).ok_or_else(|| Error::Config("S3_BUCKET is not set".into()))?;
         let region = get(&["S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"])
-            .ok_or_else(|| Error::Config("S3_REGION is not set (use auto for Cloudflare R2)".into()))?;
-        let mut config = Self::new(bucket.trim(), region.trim(), credentials);
+            .or_else(|| crate::credentials::profile_region(&env))
+            .ok_or_else(|| {
+                Error::Config(
+                    "S3_REGION is not set, nor AWS_REGION or a profile's region (use auto for Cloudflare R2)".into(),
+                )
+            })?;
+        let chain = CredentialsChain::with_env(env.clone());
+        let credentials = match chain.resolve_offline() {
+            Some((credentials, resolution)) => CredentialsConfig::Fixed(credentials, Some(resolution)),
+            None => {
+                // A variable pair half set is a mistake to report now, not at the first request.
+                if let Err(e @ crate::credentials::CredentialsError::InvalidConfig { .. }) =
+                    crate::credentials::env_credentials(&env)
+                {
+                    return Err(Error::Config(e.to_string()));
+                }
+                CredentialsConfig::Provider(Arc::new(chain))
+            }
+        };
+        let mut config = Self::with_source(bucket.trim().to_owned(), region.trim().to_owned(), credentials);
         if let Some(endpoint) = get(&["S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]) {
             config = config.with_endpoint(endpoint.trim());
         }
@@ -197,6 +258,60 @@ impl S3Config {
             }
         }
         Ok(config)
+    }
+
+    /// Fixed credentials, replacing what was configured.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = CredentialsConfig::Fixed(credentials, None);
+        self
+    }
+
+    /// Credentials from `provider`, fetched on first use and again ahead of each expiry: the
+    /// [`CredentialsChain`], one of its sources, or a provider of your own.
+    ///
+    /// The backend keeps the current credentials in a cache: requests and presigned URLs use them
+    /// without waiting; when fewer than the refresh window remain (10 minutes by default), one task
+    /// fetches new ones in the background, however many requests notice; if that fails while the
+    /// current ones are valid, they stay in use and the fetch is tried again after 1 s, 2 s, 4 s, …
+    /// at most a minute. Credentials past their expiry are never used: a request then waits for a
+    /// fetch (bounded by the load timeout), and fails with a
+    /// [`CredentialsError`](crate::credentials::CredentialsError) naming the source if none comes.
+    ///
+    /// ```no_run
+    /// use stowage::credentials::{CredentialSource, CredentialsChain};
+    /// use stowage::S3Config;
+    ///
+    /// // Bucket and region from the environment; credentials from the chain, minus profiles.
+    /// let config = S3Config::from_env()?
+    ///     .with_credentials_provider(CredentialsChain::from_env().without(CredentialSource::Profile));
+    /// # Ok::<(), stowage::Error>(())
+    /// ```
+    pub fn with_credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.credentials = CredentialsConfig::Provider(Arc::new(provider));
+        self
+    }
+
+    /// How long before expiry rotating credentials are refreshed (default 10 minutes).
+    ///
+    /// Ten rather than five: EC2 and ECS hand out new credentials at least five minutes before the
+    /// old ones expire, and a refresh that starts earlier has room for retries (and leaves presigned
+    /// URLs, which end with the credentials, their full lifetime more often).
+    pub fn with_credentials_refresh_window(mut self, window: Duration) -> Self {
+        self.rotation.refresh_window = window;
+        self
+    }
+
+    /// How long one fetch of credentials may take, a chain's every source included (default 30 s).
+    pub fn with_credentials_load_timeout(mut self, timeout: Duration) -> Self {
+        self.rotation.load_timeout = timeout;
+        self
+    }
+
+    /// What presigning does when a URL would outlive the temporary credentials that sign it (default
+    /// [`PresignExpiry::ShortenToCredentials`]).
+    pub fn with_presign_expiry(mut self, policy: PresignExpiry) -> Self {
+        self.presign_expiry = policy;
+        self
     }
 
     /// Any S3-compatible endpoint, such as `http://127.0.0.1:9000` (path-style addressing unless

@@ -57,6 +57,20 @@ pub(crate) fn parse_iso8601(text: &str) -> Option<OffsetDateTime> {
     Some(PrimitiveDateTime::new(date, hms(whole)?).assume_utc())
 }
 
+/// `2026-11-24T13:05:00Z` (UTC, whole seconds), as in POST policies and messages.
+pub(crate) fn format_iso8601(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +82,12 @@ mod tests {
         assert!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none());
         assert!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST").is_none());
         assert!(parse_http_date("").is_none());
+    }
+
+    #[test]
+    fn iso_format() {
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        assert_eq!(format_iso8601(t), "2023-11-14T22:13:20Z");
     }
 
     #[test]

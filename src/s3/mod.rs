@@ -6,10 +6,11 @@ mod client;
 mod config;
 pub(crate) mod copy;
 mod cors;
-mod dates;
+pub(crate) mod dates;
 mod multipart;
 mod post;
 pub(crate) mod retry;
+mod signing;
 mod transport;
 pub(crate) mod xml;
 
@@ -26,8 +27,10 @@ pub use config::{
 };
 pub use cors::{CorsConfiguration, CorsRule, PreflightReport};
 pub use retry::RetryPolicy;
+pub use signing::{CredentialsStatus, DEFAULT_LOAD_TIMEOUT, DEFAULT_REFRESH_WINDOW, PresignExpiry};
 
 use crate::body::Body;
+use crate::credentials::CredentialsError;
 use crate::multipart::upload::{Transfer, put_in_parts};
 use crate::multipart::{
     CompletedPart, MultipartLimits, MultipartUpload, MultipartUploadInfo, PartNumber, UploadedPart,
@@ -40,6 +43,7 @@ use crate::storage::{
 use crate::{Error, Result};
 
 use client::Call;
+use signing::{CredentialsConfig, Signing};
 
 /// The largest listing page read (1000 keys of 1024 bytes, URL-encoded, fit in well under this).
 const MAX_LISTING: usize = 16 * 1024 * 1024;
@@ -54,7 +58,9 @@ pub struct S3Storage {
 }
 
 struct Inner {
-    signer: Signer,
+    signing: Signing,
+    /// What presigning does when a URL would outlive the credentials.
+    presign_expiry: PresignExpiry,
     address: BucketAddress,
     provider: Provider,
     http: reqwest::Client,
@@ -87,7 +93,20 @@ impl S3Storage {
     /// for inconsistent settings or when the HTTP client cannot be built.
     pub fn new(config: S3Config) -> Result<Self> {
         let (address, provider) = config.resolve()?;
-        let signer = Signer::new(config.credentials.clone(), &config.region, "s3")?;
+        let signing = match config.credentials {
+            CredentialsConfig::Fixed(credentials, source) => {
+                Signing::fixed(Signer::new(credentials, &config.region, "s3")?, source)
+            }
+            CredentialsConfig::Provider(credentials) => {
+                if !crate::sigv4::is_scope_token(&config.region) {
+                    return Err(crate::sigv4::Error::InvalidRegion {
+                        region: config.region.chars().take(64).collect(),
+                    }
+                    .into());
+                }
+                Signing::Rotating(Arc::new(signing::Rotating::new(credentials, &config.region, config.rotation)))
+            }
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -118,7 +137,8 @@ impl S3Storage {
             page_size: config.page_size,
             copy_threshold: config.copy_threshold,
             copy_part_size: config.copy_part_size,
-            signer,
+            signing,
+            presign_expiry: config.presign_expiry,
             address,
             provider,
             http,
@@ -131,13 +151,68 @@ impl S3Storage {
         Ok(Self { inner: Arc::new(inner) })
     }
 
-    /// A backend configured from the environment (see [`S3Config::from_env`]).
+    /// A backend configured from the environment (see [`S3Config::from_env`]), without waiting.
+    ///
+    /// Credentials in variables or in the selected profile's keys are ready at once. Credentials
+    /// from a source that needs the network (web identity, the container endpoint, instance
+    /// metadata, a role or a `credential_process` in a profile) are fetched by the first request, or
+    /// in the background when this is called inside a Tokio runtime; presigning before they arrive
+    /// fails with [`CredentialsError::NotLoaded`](crate::credentials::CredentialsError::NotLoaded).
+    /// A service on AWS uses [`load_from_env`](Self::load_from_env) instead.
     ///
     /// # Errors
     ///
     /// As [`S3Config::from_env`] and [`S3Storage::new`].
     pub fn from_env() -> Result<Self> {
-        Self::new(S3Config::from_env()?)
+        let storage = Self::new(S3Config::from_env()?)?;
+        if let Signing::Rotating(rotating) = &storage.inner.signing
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let rotating = Arc::clone(rotating);
+            tokio::spawn(async move {
+                let _ = rotating.refresh(None, signing::Reason::Asked).await;
+            });
+        }
+        Ok(storage)
+    }
+
+    /// A backend configured from the environment (see [`S3Config::from_env`]), with its credentials
+    /// fetched before it is returned: what a service on AWS (ECS, EKS, EC2, Lambda) calls at start.
+    ///
+    /// ```no_run
+    /// # async fn start() -> stowage::Result<()> {
+    /// let storage = stowage::S3Storage::load_from_env().await?;
+    /// println!("credentials from {}", storage.credentials_status().source);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`S3Config::from_env`], and [`Error::Credentials`] when no source gives credentials (the
+    /// error lists each source and why it was passed over).
+    pub async fn load_from_env() -> Result<Self> {
+        let storage = Self::new(S3Config::from_env()?)?;
+        storage.refresh_credentials().await?;
+        Ok(storage)
+    }
+
+    /// Fetches credentials from the provider now, whatever the cache holds (nothing happens for
+    /// fixed credentials). One fetch at a time: a call made during another's fetch takes its result.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Credentials`] when the fetch fails; the credentials in hand, if still valid, stay in
+    /// use.
+    pub async fn refresh_credentials(&self) -> Result<()> {
+        Ok(self.inner.signing.refresh().await?)
+    }
+
+    /// Where the credentials in use come from, when they expire, and why the sources before it were
+    /// passed over (no secret in it): what the doctor prints.
+    #[must_use]
+    pub fn credentials_status(&self) -> CredentialsStatus {
+        self.inner.signing.status()
     }
 
     /// The bucket.
@@ -158,10 +233,45 @@ impl S3Storage {
         &self.inner.address
     }
 
-    /// The signer, for requests this backend does not offer (its clock is [`now`](Self::now)).
-    #[must_use]
-    pub fn signer(&self) -> &Signer {
-        &self.inner.signer
+    /// The signer of the credentials in use, for requests this backend does not offer (its clock is
+    /// [`now`](Self::now)). With rotating credentials, ask again for each batch of signatures: a
+    /// signer holds one generation of credentials.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Credentials`] when rotating credentials are not loaded yet or have expired.
+    pub fn signer(&self) -> Result<Arc<Signer>> {
+        Ok(self.inner.signing.for_presign(self.now())?.shared())
+    }
+
+    /// The signer for a presigned URL valid for `expires_in` from `now`, and the lifetime to sign:
+    /// `expires_in`, or shorter when temporary credentials end sooner (or an error, as configured).
+    pub(crate) fn presign_signer(
+        &self,
+        now: OffsetDateTime,
+        expires_in: Duration,
+    ) -> Result<(signing::SignerRef<'_>, Duration)> {
+        let signer = self.inner.signing.for_presign(now)?;
+        let Some(at) = signer.credentials().expires_at() else {
+            return Ok((signer, expires_in));
+        };
+        let left = u64::try_from((at - now).whole_seconds()).unwrap_or(0);
+        let provider = || self.inner.signing.status().source;
+        if left < 1 {
+            return Err(CredentialsError::Expired { provider: provider(), expired_at: at, last_error: None }.into());
+        }
+        if expires_in.as_secs() <= left {
+            return Ok((signer, expires_in));
+        }
+        match self.inner.presign_expiry {
+            PresignExpiry::Refuse => Err(CredentialsError::OutlivesCredentials {
+                provider: provider(),
+                requested: expires_in,
+                credentials_expire_at: at,
+            }
+            .into()),
+            _ => Ok((signer, Duration::from_secs(left))),
+        }
     }
 
     /// The HTTP client.
@@ -221,7 +331,9 @@ impl S3Storage {
         for (name, value) in query {
             request = request.query(*name, *value);
         }
-        Ok(self.inner.signer.presign(&request, expires_in, self.now())?.into())
+        let now = self.now();
+        let (signer, expires_in) = self.presign_signer(now, expires_in)?;
+        Ok(signer.presign(&request, expires_in, now)?.into())
     }
 }
 
@@ -383,7 +495,7 @@ impl fmt::Debug for S3Storage {
         f.debug_struct("S3Storage")
             .field("address", &self.inner.address)
             .field("provider", &self.inner.provider)
-            .field("signer", &self.inner.signer)
+            .field("credentials", &self.inner.signing.status().source)
             .finish_non_exhaustive()
     }
 }

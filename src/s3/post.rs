@@ -9,19 +9,6 @@ use crate::storage::{PostPolicy, PresignedPost};
 use crate::{Error, Result};
 
 /// `2025-01-01T00:00:00Z`, as the policy's `expiration`.
-fn iso8601(at: time::OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
-}
-
 fn checked_field(name: &str, value: &str) -> Result<()> {
     if value.bytes().any(|b| b.is_ascii_control()) {
         return Err(crate::sigv4::Error::InvalidHeaderValue {
@@ -64,7 +51,7 @@ impl S3Storage {
         }
 
         let now = self.now();
-        let signer = self.signer();
+        let (signer, expires_in) = self.presign_signer(now, expires_in)?;
         let amz_date = format_amz_date(now)?;
         let credential = signer.credential(now)?;
         let expires_at = i64::try_from(expires_in.as_secs())
@@ -104,7 +91,7 @@ impl S3Storage {
         }
         let document = format!(
             "{{\"expiration\":{},\"conditions\":[{}]}}",
-            json_string(&iso8601(expires_at)),
+            json_string(&super::dates::format_iso8601(expires_at)),
             conditions.join(",")
         );
         let encoded = base64(document.as_bytes());
@@ -114,16 +101,5 @@ impl S3Storage {
 
         let url = self.address().bucket_request(Method::Post).url();
         Ok(PresignedPost { url, fields, expires_at })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expiration_format() {
-        let t = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
-        assert_eq!(iso8601(t), "2023-11-14T22:13:20Z");
     }
 }

@@ -70,9 +70,9 @@ pub use output::{
 };
 pub use request::{Method, Payload, Request, Scheme};
 pub use settings::{SessionToken, SigningSettings};
-#[cfg(feature = "s3")]
-pub(crate) use signer::check_expiry;
 pub use signer::{MAX_PRESIGN_EXPIRY, Signer};
+#[cfg(feature = "s3")]
+pub(crate) use signer::{check_expiry, is_scope_token};
 pub use time::{format_amz_date, parse_amz_date};
 
 pub use crate::Credentials;

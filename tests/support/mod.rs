@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[cfg(feature = "s3")]
+pub mod credential_servers;
+#[cfg(feature = "s3")]
 pub mod multipart;
 #[cfg(feature = "s3")]
 pub mod proxy;

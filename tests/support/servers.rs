@@ -42,7 +42,7 @@ pub struct Server {
 
 enum Guard {
     S3s(EmbeddedS3),
-    Garage { _dir: TempDir, child: Child },
+    Garage { _dir: TempDir, child: Child, binary: PathBuf, config: PathBuf },
 }
 
 impl Drop for Guard {
@@ -69,6 +69,20 @@ impl Server {
 
     pub fn storage(&self) -> S3Storage {
         self.config().build().expect("storage")
+    }
+
+    /// Runs Garage's command line against this server (`None` for other servers).
+    pub fn garage_cli(&self, args: &[&str]) -> Option<Result<String, String>> {
+        let Guard::Garage { binary, config, .. } = &self._guard else { return None };
+        let out = match Command::new(binary).arg("-c").arg(config).args(args).output() {
+            Ok(out) => out,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        Some(if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!("garage {args:?}: {}", String::from_utf8_lossy(&out.stderr)))
+        })
     }
 }
 
@@ -148,7 +162,7 @@ pub fn garage() -> Option<Server> {
         .stderr(log)
         .spawn()
         .expect("start garage");
-    let mut guard = Guard::Garage { _dir: dir, child };
+    let mut guard = Guard::Garage { _dir: dir, child, binary: binary.clone(), config: config.clone() };
     let cli = |args: &[&str]| -> Result<String, String> {
         let out = Command::new(&binary).arg("-c").arg(&config).args(args).output().map_err(|e| e.to_string())?;
         if out.status.success() {

@@ -637,6 +637,30 @@ async fn garage_key_rotation_end_to_end() {
 }
 
 #[test]
+fn debug_output_of_providers_and_configs_shows_no_secret() {
+    let pairs = [
+        ("AWS_ACCESS_KEY_ID", "AKIDDEBUG"),
+        ("AWS_SECRET_ACCESS_KEY", "debug-secret-value-1"),
+        ("AWS_SESSION_TOKEN", "debug-session-token-1"),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "debug-auth-token-1"),
+        ("S3_BUCKET", "b"),
+        ("S3_REGION", "eu-west-1"),
+    ];
+    for (_, v) in &pairs[1..4] {
+        secret(*v);
+    }
+    let chain = CredentialsChain::from_lookup(vars(&pairs));
+    shown(&chain);
+    let config = S3Config::from_lookup(vars(&pairs)).expect("config");
+    shown(&config);
+    let storage = config.build().expect("storage");
+    shown(&storage);
+    shown(&storage.credentials_status());
+    let rotating = S3Config::from_provider("b", "eu-west-1", chain).build().expect("storage");
+    shown(&rotating);
+}
+
+#[test]
 fn a_provider_is_object_safe() {
     let chain: Arc<dyn ProvideCredentials> = Arc::new(CredentialsChain::from_lookup(vars(&[])));
     assert_eq!(chain.name(), "the default credentials chain");

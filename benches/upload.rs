@@ -4,26 +4,16 @@
 //!
 //! `cargo bench --bench upload`
 
-#[path = "../examples/support/embedded_s3.rs"]
-mod embedded_s3;
-
 use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use stowage::{Credentials, PayloadSigning, PutOptions, S3Config, Storage};
+use stowage::{PayloadSigning, PutOptions, Storage};
 
 fn uploads(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let server = rt.block_on(embedded_s3::EmbeddedS3::start("bench")).expect("server");
-    let config = || {
-        S3Config::new(
-            server.bucket.as_str(),
-            server.region,
-            Credentials::new(server.access_key.as_str(), server.secret_key.as_str()),
-        )
-        .with_endpoint(server.endpoint.as_str())
-    };
+    let server = rt.block_on(stowage::testing::TestServer::builder().bucket("bench").start()).expect("server");
+    let config = || server.config();
     let unsigned = config().with_payload_signing(PayloadSigning::Never).build().expect("storage");
     let signed = config().build().expect("storage");
     let http = reqwest::Client::new();

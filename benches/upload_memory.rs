@@ -7,13 +7,10 @@
 //!
 //! `cargo bench --bench upload_memory` (set `STOWAGE_UPLOAD_MIB` for another size).
 
-#[path = "../examples/support/embedded_s3.rs"]
-mod embedded_s3;
-
 use std::io::Write;
 use std::time::Instant;
 
-use stowage::{Body, Credentials, PutOptions, S3Config, Storage};
+use stowage::{Body, PutOptions, Storage};
 
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -27,7 +24,7 @@ fn main() {
     }
     let mib: usize = std::env::var("STOWAGE_UPLOAD_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let server = rt.block_on(embedded_s3::EmbeddedS3::start("memory")).expect("server");
+    let server = rt.block_on(stowage::testing::TestServer::builder().bucket("memory").start()).expect("server");
     let path = std::env::temp_dir().join(format!("stowage-upload-memory-{}.bin", std::process::id()));
     {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
@@ -38,14 +35,7 @@ fn main() {
         file.flush().expect("flush");
     }
     let before = status_kib("VmHWM:").unwrap_or(0);
-    let storage = S3Config::new(
-        server.bucket.as_str(),
-        server.region,
-        Credentials::new(server.access_key.as_str(), server.secret_key.as_str()),
-    )
-    .with_endpoint(server.endpoint.as_str())
-    .build()
-    .expect("storage");
+    let storage = server.storage().expect("storage");
     let started = Instant::now();
     rt.block_on(async {
         let body = Body::from_file(&path).await.expect("file");

@@ -14,14 +14,12 @@
 //! `S3_SECRET_ACCESS_KEY` and, for R2 or a local server, `S3_ENDPOINT` set, it runs against that bucket
 //! (and deletes its demo object at the end).
 
-#[path = "support/embedded_s3.rs"]
-mod embedded_s3;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stowage::{Credentials, GetOptions, PutOptions, S3Config, S3Storage, Storage};
+use stowage::testing::TestServer;
+use stowage::{GetOptions, PutOptions, S3Storage, Storage};
 
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
@@ -29,24 +27,16 @@ fn step(n: u32, text: &str) {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the embedded server alive for the whole demo.
-    let (storage, _embedded): (Arc<dyn Storage>, Option<embedded_s3::EmbeddedS3>) =
-        if std::env::var_os("S3_BUCKET").is_some() {
-            let storage = S3Storage::from_env()?;
-            println!("Using bucket {:?} at {:?} ({:?}).", storage.bucket(), storage.address(), storage.provider());
-            (Arc::new(storage), None)
-        } else {
-            let server = embedded_s3::EmbeddedS3::start("quickstart").await?;
-            println!("No S3_* configuration: started an embedded S3 server (s3s-fs) at {}.", server.endpoint);
-            println!("(Set S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_ENDPOINT to use yours.)");
-            let storage = S3Config::new(
-                server.bucket.as_str(),
-                server.region,
-                Credentials::new(server.access_key.as_str(), server.secret_key.as_str()),
-            )
-            .with_endpoint(server.endpoint.as_str())
-            .build()?;
-            (Arc::new(storage), Some(server))
-        };
+    let (storage, _embedded): (Arc<dyn Storage>, Option<TestServer>) = if std::env::var_os("S3_BUCKET").is_some() {
+        let storage = S3Storage::load_from_env().await?;
+        println!("Using bucket {:?} at {:?} ({:?}).", storage.bucket(), storage.address(), storage.provider());
+        (Arc::new(storage), None)
+    } else {
+        let server = TestServer::builder().bucket("quickstart").start().await?;
+        println!("No S3_* configuration: started an embedded S3 server (s3s-fs) at {}.", server.endpoint());
+        println!("(Set S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_ENDPOINT to use yours.)");
+        (Arc::new(server.storage()?), Some(server))
+    };
 
     let file_name = "profile picture (1).txt";
     let contents = format!("Hello from stowage, uploaded at {}.\n", time::OffsetDateTime::now_utc());

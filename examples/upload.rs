@@ -13,16 +13,13 @@
 //! `S3_BUCKET`, `S3_REGION`, `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY` and, for R2 or a local server,
 //! `S3_ENDPOINT`, to that bucket.
 
-#[path = "support/embedded_s3.rs"]
-mod embedded_s3;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use stowage::multipart::{MultipartLimits, PartPlan};
-use stowage::{Body, Credentials, PutOptions, S3Config, Storage};
+use stowage::{Body, PutOptions, S3Config, Storage};
 
 fn number(name: &str) -> Result<Option<u64>, String> {
     match std::env::var(name) {
@@ -44,15 +41,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (config, _embedded) = if std::env::var_os("S3_BUCKET").is_some() {
         (S3Config::from_env()?, None)
     } else {
-        let server = embedded_s3::EmbeddedS3::start("uploads").await?;
-        println!("No S3_* configuration: uploading to an embedded S3 server (s3s-fs) at {}.", server.endpoint);
-        let config = S3Config::new(
-            server.bucket.as_str(),
-            server.region,
-            Credentials::new(server.access_key.as_str(), server.secret_key.as_str()),
-        )
-        .with_endpoint(server.endpoint.as_str());
-        (config, Some(server))
+        let server = stowage::testing::TestServer::builder().bucket("uploads").start().await?;
+        println!("No S3_* configuration: uploading to an embedded S3 server (s3s-fs) at {}.", server.endpoint());
+        (server.config(), Some(server))
     };
     let mut config = config;
     if let Some(size) = number("UPLOAD_PART_SIZE")? {

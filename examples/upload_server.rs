@@ -28,9 +28,6 @@
 //! `UPLOAD_CONCURRENCY` (parts in flight, default 4), `UPPY_DIST` (the directory holding Uppy's
 //! `uppy.min.js`, default `target/uppy`: `bash examples/static/fetch-uppy.sh` puts it there).
 
-#[path = "support/embedded_s3.rs"]
-mod embedded_s3;
-
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,9 +41,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::json;
 use stowage::constraints::{UploadPolicy, VerifyOptions, complete_upload};
-use stowage::{
-    Body, CorsConfiguration, Credentials, Error, GetOptions, ListOptions, PutOptions, S3Config, S3Storage, Storage,
-};
+use stowage::{Body, CorsConfiguration, Error, GetOptions, ListOptions, PutOptions, S3Storage, Storage};
 
 const PAGE: &str = include_str!("static/upload.html");
 const UPPY_PAGE: &str = include_str!("static/uppy.html");
@@ -274,14 +269,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         (Arc::new(s3) as Arc<dyn Storage>, backend, None)
     } else {
         let cors = CorsConfiguration::for_browser_uploads([origin.as_str()]);
-        let server = embedded_s3::EmbeddedS3::start_with_cors("uploads", Some(cors)).await?;
-        let s3 = S3Config::new(
-            server.bucket.as_str(),
-            server.region,
-            Credentials::new(server.access_key.as_str(), server.secret_key.as_str()),
-        )
-        .with_endpoint(server.endpoint.as_str())
-        .build()?;
+        let server = stowage::testing::TestServer::builder().bucket("uploads").cors(cors).start().await?;
+        let s3 = server.storage()?;
         (Arc::new(s3) as Arc<dyn Storage>, "an S3 server embedded in this demo (s3s-fs)".to_owned(), Some(server))
     };
 

@@ -99,8 +99,6 @@ mod body;
 #[cfg(feature = "constraints")]
 pub mod constraints;
 pub mod credentials;
-#[cfg(feature = "s3")]
-mod encoding;
 mod error;
 #[cfg(feature = "s3")]
 pub mod multipart;
@@ -111,6 +109,8 @@ mod s3;
 pub mod sigv4;
 #[cfg(feature = "s3")]
 mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(feature = "s3")]
 pub use body::{Body, ObjectBody, TransferProgress};

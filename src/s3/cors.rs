@@ -12,10 +12,10 @@ use md5::Digest;
 use super::transport::{Timing, transport_error, watched};
 use super::{S3Storage, client::Call, xml};
 use crate::body::Body;
-use crate::encoding::base64;
 use crate::error::S3ErrorCode;
 use crate::sigv4::Method;
 use crate::{Error, Result};
+use base64::Engine as _;
 
 /// One CORS rule of a bucket.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl S3Storage {
     /// Signing, transport and service errors (such as `AccessDenied` for a key without the right).
     pub async fn put_bucket_cors(&self, cors: &CorsConfiguration) -> Result<()> {
         let document = cors.to_xml();
-        let md5 = base64(&md5::Md5::digest(document.as_bytes()));
+        let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(document.as_bytes()));
         let body = Body::from(document);
         let length = body.len().to_string();
         let call = Call::new("PutBucketCors", Method::Put, None)

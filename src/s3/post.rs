@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use super::{Provider, S3Storage};
-use crate::encoding::{base64, json_string};
 use crate::sigv4::{Method, check_key, format_amz_date};
 use crate::storage::{PostPolicy, PresignedPost};
 use crate::{Error, Result};
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
 
 /// `2025-01-01T00:00:00Z`, as the policy's `expiration`.
 fn checked_field(name: &str, value: &str) -> Result<()> {
@@ -61,20 +62,25 @@ impl S3Storage {
         let token = signer.credentials().session_token();
 
         let mut fields: Vec<(String, String)> = vec![("key".into(), policy.key.clone())];
-        let mut conditions = vec![format!("{{\"bucket\":{}}}", json_string(self.bucket()))];
+        let exactly = |name: &str, value: &str| {
+            let mut condition = Map::new();
+            condition.insert(name.to_owned(), Value::from(value));
+            Value::Object(condition)
+        };
+        let mut conditions = vec![exactly("bucket", self.bucket())];
         match &policy.key_starts_with {
-            Some(prefix) => conditions.push(format!("[\"starts-with\",\"$key\",{}]", json_string(prefix))),
-            None => conditions.push(format!("{{\"key\":{}}}", json_string(&policy.key))),
+            Some(prefix) => conditions.push(json!(["starts-with", "$key", prefix])),
+            None => conditions.push(exactly("key", &policy.key)),
         }
         if let Some(ct) = &policy.content_type {
-            conditions.push(format!("{{\"Content-Type\":{}}}", json_string(ct)));
+            conditions.push(exactly("Content-Type", ct));
             fields.push(("Content-Type".into(), ct.clone()));
         }
         if let Some((min, max)) = policy.content_length_range {
-            conditions.push(format!("[\"content-length-range\",{min},{max}]"));
+            conditions.push(json!(["content-length-range", min, max]));
         }
         if let Some(status) = policy.success_action_status {
-            conditions.push(format!("{{\"success_action_status\":\"{status}\"}}"));
+            conditions.push(exactly("success_action_status", &status.to_string()));
             fields.push(("success_action_status".into(), status.to_string()));
         }
         let mut auth = vec![
@@ -86,15 +92,12 @@ impl S3Storage {
             auth.push(("x-amz-security-token", token.to_owned()));
         }
         for (name, value) in &auth {
-            conditions.push(format!("{{{}:{}}}", json_string(name), json_string(value)));
+            conditions.push(exactly(name, value));
             fields.push(((*name).to_owned(), value.clone()));
         }
-        let document = format!(
-            "{{\"expiration\":{},\"conditions\":[{}]}}",
-            json_string(&super::dates::format_iso8601(expires_at)),
-            conditions.join(",")
-        );
-        let encoded = base64(document.as_bytes());
+        let document =
+            json!({ "expiration": super::dates::format_iso8601(expires_at), "conditions": conditions }).to_string();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(document.as_bytes());
         let signature = signer.sign_string(&encoded, now)?;
         fields.push(("policy".into(), encoded));
         fields.push(("x-amz-signature".into(), signature));

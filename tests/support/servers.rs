@@ -40,8 +40,13 @@ pub struct Server {
     _guard: Guard,
 }
 
+/// The test server's secret, for tests that sign by other means (botocore, raw requests).
+fn secret_of(server: &TestServer) -> String {
+    server.secret_access_key().to_owned()
+}
+
 enum Guard {
-    S3s(EmbeddedS3),
+    S3s(TestServer),
     Garage { _dir: TempDir, child: Child, binary: PathBuf, config: PathBuf },
 }
 
@@ -86,21 +91,20 @@ impl Server {
     }
 }
 
-#[path = "../../examples/support/embedded_s3.rs"]
-mod embedded_s3;
+use stowage::testing::TestServer;
 
-pub use embedded_s3::EmbeddedS3;
-
-/// s3s-fs, served in this process on 127.0.0.1:0 (starts in milliseconds; needs nothing installed).
+/// s3s-fs, served in this process on 127.0.0.1:0 by `stowage::testing` (starts in milliseconds;
+/// needs nothing installed).
 pub async fn s3s() -> Server {
-    let embedded = EmbeddedS3::start("stowage-test").await.expect("embedded s3s-fs");
+    let embedded = TestServer::builder().bucket("stowage-test").start().await.expect("embedded s3s-fs");
+    let credentials = embedded.credentials();
     Server {
         name: "s3s-fs",
-        endpoint: embedded.endpoint.clone(),
-        region: embedded.region.into(),
-        bucket: embedded.bucket.clone(),
-        access_key: embedded.access_key.clone(),
-        secret: embedded.secret_key.clone(),
+        endpoint: embedded.endpoint().to_owned(),
+        region: embedded.region().into(),
+        bucket: embedded.bucket().to_owned(),
+        access_key: credentials.access_key_id().to_owned(),
+        secret: secret_of(&embedded),
         supports_session_tokens: false,
         _guard: Guard::S3s(embedded),
     }

@@ -273,18 +273,9 @@ fn utc(t: time::OffsetDateTime) -> String {
     )
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (an HTTP date is RFC 2822's syntax, always in GMT).
 fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    let [_, day, month, year, hms, "GMT"] = parts.as_slice() else { return None };
-    let month = MONTHS.iter().position(|m| m == month)? as u8 + 1;
-    let mut t = hms.split(':').map(|p| p.parse::<u8>().ok());
-    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
-    let date =
-        time::Date::from_calendar_date(year.parse().ok()?, time::Month::try_from(month).ok()?, day.parse().ok()?)
-            .ok()?;
-    Some(date.with_hms(h, m, s.min(59)).ok()?.assume_utc())
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc2822).ok()
 }
 
 #[tokio::main]

@@ -17,6 +17,7 @@ pub enum Error {
 
     /// Credentials could not be had, or have expired (the error names the source and why).
     #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
     #[error(transparent)]
     Credentials(#[from] crate::credentials::CredentialsError),
 
@@ -46,6 +47,7 @@ pub enum Error {
     /// fewer, a file that changed size. The request was cut off before its last byte, so nothing was
     /// stored; sending the same body again cannot help.
     #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
     #[error("{operation}: {}; nothing was stored", crate::error::length_message(*declared, *received))]
     BodyLength {
         /// The operation, such as `PutObject`.
@@ -81,16 +83,19 @@ pub enum Error {
     /// A multipart request that cannot be right (a part number, a part list, a size the service
     /// cannot take), refused before anything was sent.
     #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
     #[error(transparent)]
     Multipart(#[from] crate::multipart::MultipartError),
 
     /// A client's upload claims break the upload policy (feature `constraints`).
     #[cfg(feature = "constraints")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "constraints")))]
     #[error(transparent)]
     Policy(#[from] crate::constraints::PolicyViolation),
 
     /// An upload does not match what was signed (feature `constraints`).
     #[cfg(feature = "constraints")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "constraints")))]
     #[error(transparent)]
     Mismatch(crate::constraints::UploadMismatch),
 

@@ -78,6 +78,9 @@
 //! | `serde` | | `Serialize` for `PresignedRequest`, `ObjectMeta` and `ObjectList`; `Deserialize` for tickets |
 //! | `constraints` | | [`constraints`]: upload policies, safe keys, presigned POST, verification after upload |
 //! | `sniff` | | [`constraints::verify_upload`] also checks the first bytes against the declared type (`infer`) |
+//! | `axum` | | [`axum`]: drop-in upload endpoints (single, multipart, quarantine, Uppy's protocol) |
+//! | `testing` | | [`testing`]: a real S3 server (s3s-fs, signatures verified) inside your test's process |
+//! | `tracing` | | a span per S3 request; events for retries, clock corrections, R2 refusals, credential fetches |
 //!
 //! With `default-features = false` only [`sigv4`] remains: no HTTP client, no async runtime, no TLS.
 //!
@@ -88,21 +91,25 @@
 //! presigned URL lives at most 7 days, as S3 requires.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(feature = "s3")]
 mod body;
 #[cfg(feature = "constraints")]
+#[cfg_attr(docsrs, doc(cfg(feature = "constraints")))]
 pub mod constraints;
 pub mod credentials;
 mod error;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod multipart;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod r2;
 #[cfg(feature = "s3")]
 mod s3;
@@ -110,19 +117,25 @@ pub mod sigv4;
 #[cfg(feature = "s3")]
 mod storage;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "s3")]
+mod trace;
 
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use body::{Body, ObjectBody, TransferProgress};
 pub use credentials::Credentials;
 pub use error::{Error, Result, S3ErrorCode, ServiceError};
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{
     CorsConfiguration, CorsRule, CredentialsStatus, DEFAULT_CONCURRENCY, DEFAULT_COPY_PART_SIZE, DEFAULT_LOAD_TIMEOUT,
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_REFRESH_WINDOW, PayloadSigning, PreflightReport, PresignExpiry, Provider,
     RetryPolicy, S3Config, S3Storage,
 };
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use storage::{
     ByteRange, CopyOptions, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy,
     PresignedPost, PresignedRequest, PutObjectOutput, PutOptions, Storage, content_disposition,

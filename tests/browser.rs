@@ -14,7 +14,7 @@
 //! 4. lets Uppy's own code upload the same large file through the same endpoints (`/uppy`);
 //! 5. without the bucket's CORS rule, says that CORS blocks the upload.
 
-#![cfg(all(feature = "axum", feature = "sniff"))]
+#![cfg(all(feature = "axum", feature = "sniff", feature = "testing"))]
 
 mod support;
 

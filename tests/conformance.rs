@@ -4,7 +4,7 @@
 //! Presigned URLs are used the way a browser uses them: plain HTTP requests carrying exactly the URL
 //! and headers stowage returned (`support::raw_http`, which never rewrites a path).
 
-#![cfg(feature = "s3")]
+#![cfg(feature = "testing")]
 
 mod support;
 

@@ -3,7 +3,7 @@
 //! verification catches what slipped through; presigned POST policies are enforced (Garage, s3s-fs);
 //! file names become safe keys that both servers store.
 
-#![cfg(feature = "sniff")]
+#![cfg(all(feature = "sniff", feature = "testing"))]
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! Bucket CORS against Garage, which implements it: put, get, the preflight a browser sends, delete.
 
-#![cfg(feature = "s3")]
+#![cfg(feature = "testing")]
 
 mod support;
 

@@ -6,7 +6,7 @@
 //!
 //! Every error met on the way is checked for the secrets, tokens and authorization tokens involved.
 
-#![cfg(feature = "s3")]
+#![cfg(feature = "testing")]
 
 mod support;
 

@@ -3,7 +3,7 @@
 //! quarantine, and every bad input — each a 4xx with a sentence, and nothing promoted. What is
 //! stored is read back through a client that talks to the server directly.
 
-#![cfg(all(feature = "axum", feature = "sniff"))]
+#![cfg(all(feature = "axum", feature = "sniff", feature = "testing"))]
 
 mod support;
 

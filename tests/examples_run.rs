@@ -1,7 +1,7 @@
 //! The quick start runs as the README says: on the embedded server with no configuration, and
 //! against another server (Garage, region `auto` like R2) by configuration alone.
 
-#![cfg(feature = "s3")]
+#![cfg(feature = "testing")]
 
 mod support;
 

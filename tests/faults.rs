@@ -7,7 +7,7 @@
 //!
 //! Run against s3s-fs in-process and Garage as a child process.
 
-#![cfg(feature = "s3")]
+#![cfg(feature = "testing")]
 
 mod support;
 
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use stowage::{Body, ByteRange, Error, GetOptions, ListOptions, PutOptions, RetryPolicy, S3Storage, Storage};
-use support::proxy::{Fault, Proxy, Seen};
+use support::proxy::{Fault, Proxy, Seen, httpdate, raw, s3_error};
 use support::servers::{self, Server};
 
 /// No case may take longer than this: a hang fails the case instead of the run.
@@ -54,22 +54,6 @@ async fn assert_exact(direct: &S3Storage, key: &str, expected: &[u8]) {
 
 async fn assert_absent(direct: &S3Storage, key: &str) {
     assert!(stored(direct, key).await.is_none(), "{key}: something was stored");
-}
-
-fn raw(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    let mut out = out.into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-fn s3_error(status: &str, code: &str) -> Vec<u8> {
-    let body = format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>injected</Message></Error>");
-    raw(status, &[("Content-Type", "application/xml")], body.as_bytes())
 }
 
 fn stream_of(data: &[u8], chunk: usize) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
@@ -407,22 +391,6 @@ async fn clocks(server: &Server, direct: &S3Storage, tally: &mut Tally) {
             }
         })
         .await;
-}
-
-/// `Tue, 15 Nov 1994 08:12:31 GMT`.
-fn httpdate(t: time::OffsetDateTime) -> String {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        DAYS[t.weekday().number_days_from_monday() as usize],
-        t.day(),
-        MONTHS[u8::from(t.month()) as usize - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 async fn bodies(server: &Server, direct: &S3Storage, tally: &mut Tally) {

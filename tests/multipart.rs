@@ -4,7 +4,7 @@
 //!
 //! Parts are 5 MiB, the smallest both servers complete, so that the suite stays fast.
 
-#![cfg(feature = "s3")]
+#![cfg(feature = "testing")]
 
 mod support;
 

@@ -31,6 +31,7 @@ impl VerifyOptions {
     /// the declared type: PNG, JPEG, GIF, WebP, PDF, ZIP and the many other formats the `infer` crate
     /// knows.
     #[cfg(feature = "sniff")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sniff")))]
     pub fn sniff(mut self, sniff: bool) -> Self {
         self.sniff = sniff;
         self

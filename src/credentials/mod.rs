@@ -52,24 +52,32 @@ mod sts;
 mod web_identity;
 
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use chain::{CredentialSource, CredentialsChain, Resolution, Skipped};
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use container::ContainerCredentials;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use env::EnvironmentCredentials;
 #[cfg(feature = "s3")]
 pub(crate) use env::{Env, from_env as env_credentials};
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use error::CredentialsError;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use imds::InstanceMetadataCredentials;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use profile::ProfileCredentials;
 #[cfg(feature = "s3")]
 pub(crate) use profile::region as profile_region;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use provider::{ProvideCredentials, StaticCredentials};
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use web_identity::WebIdentityCredentials;
 
 /// An access key id, a secret access key and, for temporary credentials, a session token and the

@@ -46,7 +46,9 @@ where
         Ok(parts) => storage.complete_multipart_upload(&upload, &parts).await,
         Err(e) => Err(e),
     };
-    if result.is_err() {
+    if let Err(e) = &result {
+        crate::trace::event!(warn, parts = plan.part_count(), error = %e, "multipart upload failed; aborting it");
+        let _ = e;
         // Nothing stays in progress. (Should the abort fail too, the upload stays invisible until a
         // lifecycle rule or `abort_stale_uploads` removes it; the first error is the one to report.)
         let _ = storage.abort_multipart_upload(&upload).await;
@@ -151,7 +153,13 @@ where
             };
             let body = body.reporting_to(reporter.as_ref().map(|r| r.slot(number.get() as usize - 1)));
             let (storage, upload) = (storage.clone(), upload.clone());
-            tasks.spawn(async move { storage.upload_part(&upload, number, body).await });
+            let task = async move { storage.upload_part(&upload, number, body).await };
+            #[cfg(feature = "tracing")]
+            let task = tracing::Instrument::instrument(
+                task,
+                tracing::info_span!(target: "stowage", "part", number = number.get()),
+            );
+            tasks.spawn(task);
         }
         match tasks.join_next().await {
             None => break,

@@ -205,8 +205,44 @@ enum PathForm {
 }
 
 impl S3Storage {
-    /// Sends `call`, retrying as the policy allows, and returns the successful answer.
+    /// Sends `call`, retrying as the policy allows, and returns the successful answer. With the
+    /// `tracing` feature, in a span `s3` with the operation, the bucket, the attempts, the final
+    /// status and the duration.
     pub(crate) async fn execute(&self, call: &Call<'_>) -> Result<Answer> {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument as _;
+            let span = tracing::info_span!(
+                target: "stowage",
+                "s3",
+                operation = call.operation,
+                bucket = %self.bucket(),
+                attempt = tracing::field::Empty,
+                status = tracing::field::Empty,
+                duration_ms = tracing::field::Empty,
+            );
+            let started = std::time::Instant::now();
+            let result = self.attempts(call).instrument(span.clone()).await;
+            span.record("duration_ms", u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+            match &result {
+                Ok(answer) => {
+                    span.record("status", answer.status.as_u16());
+                }
+                Err(e) => {
+                    if let Some(status) = e.status() {
+                        span.record("status", status);
+                    }
+                    tracing::debug!(target: "stowage", parent: &span, error = %e, "request failed");
+                }
+            }
+            result
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.attempts(call).await
+    }
+
+    /// [`execute`](Self::execute) without its span.
+    async fn attempts(&self, call: &Call<'_>) -> Result<Answer> {
         let retry = self.inner.retry;
         let timing = Timing::start(self.inner.idle_timeout, self.inner.timeout);
         let replayable = call.body.is_none_or(Body::is_replayable);
@@ -221,6 +257,8 @@ impl S3Storage {
         let mut form = PathForm::Decoded;
         loop {
             attempt += 1;
+            #[cfg(feature = "tracing")]
+            tracing::Span::current().record("attempt", attempt);
             let at = self.now();
             let (request, url) = self.build(call, form, payload_hash.as_deref())?;
             let signer = self.inner.signing.for_request(at).await?;
@@ -246,8 +284,20 @@ impl S3Storage {
 
             let retries_left = attempt < retry.max_attempts.max(1) && replayable;
             // Waits before the next attempt, unless that would pass the deadline.
-            let backoff = |delay: std::time::Duration| {
+            let backoff = |delay: std::time::Duration, reason: &str| {
                 let go_on = retries_left && !timing.would_pass_deadline(delay);
+                if go_on {
+                    crate::trace::event!(
+                        info,
+                        operation = call.operation,
+                        attempt,
+                        backoff_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        reason,
+                        "retrying"
+                    );
+                } else {
+                    let _ = reason;
+                }
                 async move {
                     if go_on {
                         tokio::time::sleep(delay).await;
@@ -264,7 +314,8 @@ impl S3Storage {
                         "waiting for the answer".to_owned()
                     };
                     let error = stall.into_error(call.operation, &phase);
-                    if matches!(stall, Stall::Idle(_)) && backoff(retry.delay(attempt)).await {
+                    if matches!(stall, Stall::Idle(_)) && backoff(retry.delay(attempt), "the connection stalled").await
+                    {
                         continue;
                     }
                     return Err(error);
@@ -284,7 +335,7 @@ impl S3Storage {
                             Ok(bytes) => AnswerBody::Read(bytes),
                             Err(ReadFailure::TooLarge(e)) => return Err(e),
                             Err(ReadFailure::Transport(e)) => {
-                                if backoff(retry.delay(attempt)).await {
+                                if backoff(retry.delay(attempt), "the answer was cut short").await {
                                     continue;
                                 }
                                 return Err(e);
@@ -310,7 +361,7 @@ impl S3Storage {
                         return Err(failure.into_error(call.operation));
                     }
                     let retryable = e.is_connect() || e.is_timeout() || e.is_request();
-                    if retryable && backoff(retry.delay(attempt)).await {
+                    if retryable && backoff(retry.delay(attempt), &transport_reason(&e)).await {
                         continue;
                     }
                     return Err(transport_error(call.operation, &e));
@@ -321,12 +372,23 @@ impl S3Storage {
                 && replayable
                 && self.set_clock_skew(server)
             {
+                crate::trace::event!(
+                    warn,
+                    operation = call.operation,
+                    skew_ms = self.clock_skew().whole_milliseconds(),
+                    "this machine's clock disagrees with the server's: corrected, and the request sent again"
+                );
                 clock_corrected = true;
                 attempt -= 1;
                 continue;
             }
             let signature_refused = error.code == S3ErrorCode::SignatureDoesNotMatch || error.status == 403;
             if signature_refused && form == PathForm::Decoded && self.needs_wire_form(call) && replayable {
+                crate::trace::event!(
+                    debug,
+                    operation = call.operation,
+                    "signature refused for a key with dot segments: signing the path as sent"
+                );
                 form = PathForm::AsSent;
                 attempt -= 1;
                 continue;
@@ -338,13 +400,19 @@ impl S3Storage {
                 && is_credentials_rejection(&error)
                 && self.inner.signing.after_rejection(signer.generation()).await
             {
+                crate::trace::event!(
+                    info,
+                    operation = call.operation,
+                    code = error.code.as_str(),
+                    "the server refused the credentials; sending again with the provider's new ones"
+                );
                 credentials_renewed = true;
                 attempt -= 1;
                 continue;
             }
             if error.is_retryable() {
                 let delay = retry.delay(attempt).max(error.retry_after.unwrap_or_default().min(retry.max_delay));
-                if backoff(delay).await {
+                if backoff(delay, &format!("{} {}", error.status, error.code.as_str())).await {
                     continue;
                 }
             }
@@ -425,6 +493,17 @@ impl S3Storage {
             });
         }
         Ok((request, url))
+    }
+}
+
+/// What kind of transport failure `e` is, for a retry event (no URL).
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "the connection failed".into()
+    } else if e.is_timeout() {
+        "timed out".into()
+    } else {
+        "the connection broke".into()
     }
 }
 

@@ -1,60 +1,21 @@
 //! The two date formats S3 speaks: HTTP dates in headers and ISO 8601 in XML.
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
-
-fn month(name: &str) -> Option<Month> {
-    Some(match name {
-        "Jan" => Month::January,
-        "Feb" => Month::February,
-        "Mar" => Month::March,
-        "Apr" => Month::April,
-        "May" => Month::May,
-        "Jun" => Month::June,
-        "Jul" => Month::July,
-        "Aug" => Month::August,
-        "Sep" => Month::September,
-        "Oct" => Month::October,
-        "Nov" => Month::November,
-        "Dec" => Month::December,
-        _ => return None,
-    })
-}
-
-fn hms(text: &str) -> Option<Time> {
-    let mut parts = text.splitn(3, ':');
-    let h = parts.next()?.parse().ok()?;
-    let m = parts.next()?.parse().ok()?;
-    let s: u8 = parts.next()?.parse().ok()?;
-    // HTTP allows a leap second; time does not.
-    Time::from_hms(h, m, s.min(59)).ok()
-}
+use time::OffsetDateTime;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 IMF-fixdate), as in `Date` and `Last-Modified`.
 pub(crate) fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
-    let mut parts = text.split_ascii_whitespace();
-    let _weekday = parts.next()?;
-    let day: u8 = parts.next()?.parse().ok()?;
-    let month = month(parts.next()?)?;
-    let year: i32 = parts.next()?.parse().ok()?;
-    let time = hms(parts.next()?)?;
-    if parts.next()? != "GMT" {
+    let text = text.trim();
+    // IMF-fixdate is RFC 2822's syntax with the zone always GMT.
+    if !text.ends_with(" GMT") {
         return None;
     }
-    let date = Date::from_calendar_date(year, month, day).ok()?;
-    Some(PrimitiveDateTime::new(date, time).assume_utc())
+    OffsetDateTime::parse(text, &Rfc2822).ok()
 }
 
-/// `2009-10-12T17:50:30.000Z`, as in `<LastModified>`.
+/// `2009-10-12T17:50:30.000Z`, as in `<LastModified>` (RFC 3339).
 pub(crate) fn parse_iso8601(text: &str) -> Option<OffsetDateTime> {
-    let text = text.trim().strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut d = date.splitn(3, '-');
-    let year: i32 = d.next()?.parse().ok()?;
-    let month: u8 = d.next()?.parse().ok()?;
-    let day: u8 = d.next()?.parse().ok()?;
-    let whole = time.split('.').next()?;
-    let date = Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
-    Some(PrimitiveDateTime::new(date, hms(whole)?).assume_utc())
+    OffsetDateTime::parse(text.trim(), &Rfc3339).ok()
 }
 
 /// `2026-11-24T13:05:00Z` (UTC, whole seconds), as in POST policies and messages.

@@ -308,10 +308,16 @@ impl S3Storage {
     /// Checks upload headers against the provider's documented limits.
     fn check_upload(&self, options: &PutOptions, len: Option<u64>) -> Result<()> {
         if self.inner.provider == Provider::R2 {
-            crate::r2::check_upload_headers(options.headers().iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-            if let Some(len) = len.or_else(|| options.get("content-length").and_then(|v| v.parse().ok())) {
-                crate::r2::check_upload_size(len)?;
-            }
+            let checked =
+                crate::r2::check_upload_headers(options.headers().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .and_then(|()| match len.or_else(|| options.get("content-length").and_then(|v| v.parse().ok())) {
+                        Some(len) => crate::r2::check_upload_size(len),
+                        None => Ok(()),
+                    });
+            checked.inspect_err(|e| {
+                crate::trace::event!(warn, error = %e, "refused before sending: Cloudflare R2 would refuse it");
+                let _ = e;
+            })?;
         }
         Ok(())
     }

@@ -202,6 +202,13 @@ impl S3Storage {
             let Some(size) = size_of(part.number) else { continue };
             let last = i + 1 == parts.len();
             if (!last && size != first) || (last && size > first) {
+                crate::trace::event!(
+                    warn,
+                    part = part.number.get(),
+                    size,
+                    expected = first,
+                    "refused before completing: Cloudflare R2 needs parts of one size"
+                );
                 return Err(MultipartError::UnevenParts { number: part.number.get(), size, expected: first }.into());
             }
         }

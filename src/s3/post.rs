@@ -24,6 +24,7 @@ fn checked_field(name: &str, value: &str) -> Result<()> {
 impl S3Storage {
     pub(crate) fn presign_post_policy(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost> {
         if self.provider() == Provider::R2 {
+            crate::trace::event!(warn, "refused before sending: Cloudflare R2 takes no POST uploads");
             return Err(Error::Unsupported {
                 backend: crate::r2::BACKEND,
                 what: "browser POST uploads (presigned POST policies)".into(),

@@ -325,6 +325,14 @@ impl Rotating {
         match checked {
             Ok(current) => {
                 let left = remaining(current.signer.credentials().expires_at(), now);
+                crate::trace::event!(
+                    info,
+                    source = %current.provider,
+                    access_key_id = current.signer.credentials().access_key_id(),
+                    expires_in_s = left.map(|l| l.whole_seconds()),
+                    reason = ?reason,
+                    "credentials fetched"
+                );
                 {
                     let mut state = self.state();
                     state.last_error = None;
@@ -342,6 +350,7 @@ impl Rotating {
                 Ok(current)
             }
             Err(error) => {
+                crate::trace::event!(warn, source = %name, error = %error, reason = ?reason, "fetching credentials failed");
                 {
                     let mut state = self.state();
                     state.failures += 1;

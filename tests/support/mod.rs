@@ -11,8 +11,8 @@ pub mod proxy;
 #[cfg(feature = "s3")]
 pub mod raw_http;
 pub mod rng;
-#[cfg(feature = "s3")]
+#[cfg(feature = "testing")]
 pub mod servers;
 pub mod vectors;
-#[cfg(feature = "s3")]
+#[cfg(feature = "testing")]
 pub mod webdriver;

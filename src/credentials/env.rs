@@ -171,27 +171,7 @@ mod tests {
         Env::Fixed(Arc::new(map))
     }
 
-    #[test]
-    fn s3_names_win_and_are_never_mixed_with_aws_names() {
-        let c = from_env(&env(&[
-            ("S3_ACCESS_KEY_ID", "s3id"),
-            ("S3_SECRET_ACCESS_KEY", "s3secret"),
-            ("AWS_ACCESS_KEY_ID", "awsid"),
-            ("AWS_SECRET_ACCESS_KEY", "awssecret"),
-            ("AWS_SESSION_TOKEN", "awstoken"),
-        ]))
-        .unwrap();
-        assert_eq!(c.access_key_id(), "s3id");
-        assert!(!c.has_session_token(), "the AWS token belongs to the AWS key");
-        let aws = from_env(&env(&[
-            ("AWS_ACCESS_KEY_ID", "awsid"),
-            ("AWS_SECRET_ACCESS_KEY", "awssecret"),
-            ("AWS_SESSION_TOKEN", "awstoken"),
-        ]))
-        .unwrap();
-        assert_eq!((aws.access_key_id(), aws.session_token()), ("awsid", Some("awstoken")));
-    }
-
+    // Which names win is `Credentials::lookup_pair`'s, tested with it; here, the errors.
     #[test]
     fn half_configured_is_an_error_and_absent_is_not_configured() {
         let half = from_env(&env(&[("S3_ACCESS_KEY_ID", "id")])).unwrap_err();

@@ -133,6 +133,32 @@ impl Error {
         }
     }
 
+    /// What kind of error this is, in a word (`"service"`, `"transport"`, …): for logs, which must not
+    /// carry the object keys and canonical requests some messages hold.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Signing(_) => "signing",
+            #[cfg(feature = "s3")]
+            Self::Credentials(_) => "credentials",
+            Self::Config(_) => "config",
+            Self::Service(_) => "service",
+            Self::Transport { timeout: true, .. } => "timeout",
+            Self::Transport { .. } => "transport",
+            #[cfg(feature = "s3")]
+            Self::BodyLength { .. } => "body length",
+            Self::Io { .. } => "io",
+            Self::Unsupported { .. } => "unsupported",
+            #[cfg(feature = "s3")]
+            Self::Multipart(_) => "multipart",
+            #[cfg(feature = "constraints")]
+            Self::Policy(_) => "policy",
+            #[cfg(feature = "constraints")]
+            Self::Mismatch(_) => "mismatch",
+            Self::InvalidResponse { .. } => "invalid response",
+        }
+    }
+
     /// The HTTP status the server answered with, if it answered.
     #[must_use]
     pub fn status(&self) -> Option<u16> {

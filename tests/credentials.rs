@@ -200,6 +200,17 @@ async fn profiles_static_keys_process_loops_and_missing() {
     round_trip(&storage, "profile/process.txt").await;
     assert_eq!(storage.credentials_status().expires_at.map(|t| t.year()), Some(2999));
 
+    // A default file that cannot be read (here a directory) is passed over, so that the sources after
+    // profiles are still tried; a file named by AWS_CONFIG_FILE must be readable.
+    let home = TempDir::new("unreadable-home");
+    std::fs::create_dir_all(home.0.join(".aws/config")).expect("a directory where the file would be");
+    let home_path = home.0.display().to_string();
+    let e = only(CredentialSource::Profile, &[("HOME", &home_path)]).provide().await.expect_err("nothing");
+    assert!(matches!(e, CredentialsError::NoneFound { .. }), "{}", err_text(&e));
+    let named = home.0.join(".aws/config").display().to_string();
+    let e = only(CredentialSource::Profile, &[("AWS_CONFIG_FILE", &named)]).provide().await.expect_err("unreadable");
+    assert!(matches!(e, CredentialsError::InvalidConfig { .. }) && e.to_string().contains("cannot read"), "{e}");
+
     // Each broken profile: a typed error naming the profile, within the bounded load time.
     for (profile, expect) in [
         ("fails", "exited with 2: the SSO session has expired"),
@@ -545,33 +556,60 @@ async fn expired_credentials_are_never_used_and_urls_end_with_them() {
     };
     assert!(matches!(e, CredentialsError::NotLoaded { .. }) && e.to_string().contains("load_from_env"), "{e}");
 
-    // Credentials with three seconds left, and the endpoint gone: usable for presigning until they
-    // expire, never after; a request gets a typed error naming the source and the failed refresh.
-    endpoint.serve(keys(time::Duration::seconds(3)));
+    // Credentials served with too little time to sign a request are a failed fetch, not a storm.
+    endpoint.serve(keys(time::Duration::seconds(8)));
+    let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
+    let e = storage.refresh_credentials().await.expect_err("too short");
+    let Error::Credentials(e) = e else { panic!("{e}") };
+    assert!(err_text(&e).contains("too soon to sign with"), "{e}");
+
+    // Credentials with 17 s left, and the endpoint gone: requests sign with them while more than
+    // 15 s remain, then get a typed error naming the source and the failed refresh; presigned URLs
+    // still end with them.
+    endpoint.serve(keys(time::Duration::seconds(18)));
     let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
     storage.refresh_credentials().await.expect("load");
-    let url = storage.presign_get("expiry/a.txt", &GetOptions::new(), Duration::from_secs(600)).expect("presign");
-    assert!(
-        url.url.contains("X-Amz-Expires=1&")
-            || url.url.contains("X-Amz-Expires=2&")
-            || url.url.contains("X-Amz-Expires=3&"),
-        "{}",
-        url.url.split('?').next().unwrap()
-    );
     endpoint.stop().await;
-    tokio::time::sleep(Duration::from_millis(3200)).await;
-    let Err(Error::Credentials(e)) = storage.presign_get("k", &GetOptions::new(), Duration::from_secs(60)) else {
-        panic!("expired credentials used for presigning")
-    };
-    assert!(matches!(e, CredentialsError::Expired { .. }), "{}", err_text(&e));
+    storage.head_object("expiry/a.txt").await.expect("still usable");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let started = Instant::now();
     let Err(Error::Credentials(e)) = storage.head_object("expiry/a.txt").await else {
-        panic!("expired credentials used for a request")
+        panic!("credentials about to expire used for a request")
     };
     let text = err_text(&e);
     assert!(matches!(e, CredentialsError::Expired { last_error: Some(_), .. }), "{text}");
     assert!(text.contains("container credentials endpoint") && text.contains("refreshing them failed"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(20));
+    let url = storage.presign_get("expiry/a.txt", &GetOptions::new(), Duration::from_secs(600)).expect("presign");
+    let x_amz_expires: u64 =
+        url.url.split("X-Amz-Expires=").nth(1).and_then(|v| v.split('&').next()).unwrap().parse().unwrap();
+    assert!((1..=15).contains(&x_amz_expires), "X-Amz-Expires={x_amz_expires}");
+
+    // Past their expiry, credentials presign nothing: rotating ones (seen from a clock 40 s ahead)…
+    let fresh = ContainerEndpoint::start(keys(time::Duration::seconds(30))).await;
+    let ahead = storage_with(&s3, container_chain(&fresh))
+        .with_clock_skew(time::Duration::seconds(40))
+        .build()
+        .expect("storage");
+    ahead.refresh_credentials().await.expect("load");
+    let Err(Error::Credentials(e)) = ahead.presign_get("k", &GetOptions::new(), Duration::from_secs(60)) else {
+        panic!("expired credentials used for presigning")
+    };
+    assert!(matches!(e, CredentialsError::Expired { .. }), "{}", err_text(&e));
+    // … and fixed ones given with an expiry, for presigning and for requests.
+    let fixed = s3
+        .config()
+        .with_credentials(s3.credentials().with_expiry(time::OffsetDateTime::now_utc() - time::Duration::seconds(1)))
+        .build()
+        .expect("storage");
+    let Err(Error::Credentials(e)) = fixed.presign_get("k", &GetOptions::new(), Duration::from_secs(60)) else {
+        panic!("expired fixed credentials used for presigning")
+    };
+    assert!(matches!(e, CredentialsError::Expired { .. }), "{}", err_text(&e));
+    let Err(Error::Credentials(e)) = fixed.head_object("expiry/a.txt").await else {
+        panic!("expired fixed credentials used for a request")
+    };
+    assert!(matches!(e, CredentialsError::Expired { .. }), "{}", err_text(&e));
 
     // A fetch that hangs is bounded by the load timeout.
     let slow = ContainerEndpoint::start(keys(time::Duration::hours(1))).await;
@@ -619,12 +657,14 @@ async fn garage_key_rotation_end_to_end() {
     assert_eq!(endpoint.requests(), 2, "one fetch for the rotation");
     assert_eq!(storage.head_object("rotation/before.txt").await.expect("head").expect("stored").size, 5);
 
-    // A real permission error (a read-only key) is not a rotation: the provider is asked once, gives
-    // the same key, the request is not sent again, and the next refusal asks nobody.
+    // A real permission error (a read-only key) is not a rotation: the provider is asked once (here
+    // it gives a new session token at every call, as STS-backed sources do, so the request is sent
+    // once more), and refusals in the next seconds ask nobody.
     let (id_c, secret_c) = ("GK00000000000000000000000c", secret("c".repeat(64)));
     cli(&["key", "import", "--yes", "-n", id_c, id_c, &secret_c]);
     cli(&["bucket", "allow", "--read", garage.bucket.as_str(), "--key", id_c]);
     endpoint.serve(Served::new(id_c, &secret_c, time::Duration::hours(1)));
+    endpoint.fresh_tokens();
     let reader = storage_with(&garage, container_chain(&endpoint)).build().expect("storage");
     let before = endpoint.requests();
     assert_eq!(reader.head_object("rotation/before.txt").await.expect("read").expect("stored").size, 5);
@@ -634,6 +674,9 @@ async fn garage_key_rotation_end_to_end() {
         assert_eq!(refused.status(), Some(403), "{}", shown(&refused));
     }
     assert_eq!(endpoint.requests() - before, 2, "one load, one fetch after the first refusal, none after");
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    reader.put_object("rotation/denied.txt", "x".into(), &PutOptions::new()).await.expect_err("read-only");
+    assert_eq!(endpoint.requests() - before, 3, "at most one fetch every few seconds");
 }
 
 #[test]

@@ -172,7 +172,7 @@ fn excerpt(text: &str) -> String {
 impl ProvideCredentials for ContainerCredentials {
     async fn provide(&self) -> Result<Credentials, CredentialsError> {
         let (url, token) = self.target().await?;
-        let client = http::cached_client(&self.client, PROVIDER, CONNECT_TIMEOUT)?;
+        let client = http::cached_client(&self.client, PROVIDER, CONNECT_TIMEOUT, super::http::Reach::Local)?;
         let mut attempt = 0;
         loop {
             attempt += 1;

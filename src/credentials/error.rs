@@ -92,16 +92,17 @@ pub enum CredentialsError {
         skipped: Vec<crate::credentials::Skipped>,
     },
 
-    /// The credentials in hand have expired and could not be refreshed.
+    /// The credentials in hand have expired, or have too little time left to sign a request (15 s),
+    /// and could not be refreshed.
     #[error(
-        "the credentials from {provider} expired at {}{}",
+        "the credentials from {provider} have expired or are about to (they end at {}){}",
         crate::credentials::error::instant(*.expired_at),
         .last_error.as_ref().map(|e| format!(" and refreshing them failed: {e}")).unwrap_or_default()
     )]
     Expired {
         /// The source.
         provider: String,
-        /// When they expired.
+        /// When they expire(d).
         expired_at: OffsetDateTime,
         /// Why the last refresh failed, if one was tried.
         last_error: Option<Box<CredentialsError>>,

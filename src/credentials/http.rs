@@ -7,13 +7,30 @@ use super::CredentialsError;
 /// The largest answer read from a credentials endpoint (real ones are a few kilobytes).
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// Where a credentials endpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// On this host or its link (the container agent, instance metadata): never through a proxy,
+    /// which would carry tokens and credentials across a network (and which IMDS refuses), as the
+    /// AWS SDKs do.
+    Local,
+    /// A service on the internet (STS): through the proxy the environment names, if any.
+    Internet,
+}
+
 /// An HTTP client for credential endpoints: connect within `connect_timeout`, no redirects (a
-/// redirect could carry a token elsewhere), no proxy for link-local and loopback addresses.
-pub(crate) fn client(provider: &str, connect_timeout: Duration) -> Result<reqwest::Client, CredentialsError> {
-    reqwest::Client::builder()
+/// redirect could carry a token elsewhere), no proxy for local endpoints.
+pub(crate) fn client(
+    provider: &str,
+    connect_timeout: Duration,
+    reach: Reach,
+) -> Result<reqwest::Client, CredentialsError> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("stowage/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("stowage/", env!("CARGO_PKG_VERSION")));
+    let builder = if reach == Reach::Local { builder.no_proxy() } else { builder };
+    builder
         .build()
         .map_err(|e| CredentialsError::invalid(provider, format!("building the HTTP client: {}", e.without_url())))
 }
@@ -23,11 +40,12 @@ pub(crate) fn cached_client(
     slot: &std::sync::OnceLock<reqwest::Client>,
     provider: &str,
     connect_timeout: Duration,
+    reach: Reach,
 ) -> Result<reqwest::Client, CredentialsError> {
     if let Some(client) = slot.get() {
         return Ok(client.clone());
     }
-    let made = client(provider, connect_timeout)?;
+    let made = client(provider, connect_timeout, reach)?;
     Ok(slot.get_or_init(|| made).clone())
 }
 
@@ -50,9 +68,17 @@ pub(crate) struct Reply {
     pub(crate) body: String,
 }
 
-/// `url` without its query string, for messages.
+/// Where `url` points, for messages: scheme, host and port only. The path can be a capability (the
+/// ECS relative URI is one) and the user information a secret.
 pub(crate) fn shown(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or_default().to_owned()
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}", u.scheme()),
+            (Some(host), None) => format!("{}://{host}", u.scheme()),
+            _ => format!("{}://", u.scheme()),
+        },
+        Err(_) => "an unreadable URL".to_owned(),
+    }
 }
 
 /// Sends `call` and reads the answer, within its timeout.
@@ -115,4 +141,17 @@ fn reason(e: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_shown_without_path_query_or_user() {
+        assert_eq!(shown("http://169.254.170.2/v2/credentials/3f1c-secret-id"), "http://169.254.170.2");
+        assert_eq!(shown("https://user:pass@creds.example.com:8443/x?token=abc"), "https://creds.example.com:8443");
+        assert_eq!(shown("http://[fd00:ec2::23]/v1/credentials"), "http://[fd00:ec2::23]");
+        assert_eq!(shown("not a url"), "an unreadable URL");
+    }
 }

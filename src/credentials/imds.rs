@@ -47,12 +47,21 @@ instance metadata";
 ///
 /// In a container on EC2, the token request needs a metadata hop limit of 2; with a limit of 1 it
 /// times out, and the error says so.
-#[derive(Debug)]
 pub struct InstanceMetadataCredentials {
     env: Env,
     endpoint: Option<String>,
     token: Mutex<Option<(Zeroizing<String>, Instant)>>,
     client: OnceLock<reqwest::Client>,
+}
+
+impl std::fmt::Debug for InstanceMetadataCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The session token is a credential: never shown.
+        f.debug_struct("InstanceMetadataCredentials")
+            .field("env", &self.env)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for InstanceMetadataCredentials {
@@ -228,7 +237,7 @@ fn rejected(url: &str, reply: &Reply, reason: &str) -> CredentialsError {
 impl ProvideCredentials for InstanceMetadataCredentials {
     async fn provide(&self) -> Result<Credentials, CredentialsError> {
         let endpoint = self.endpoint()?;
-        let client = http::cached_client(&self.client, PROVIDER, CONNECT_TIMEOUT)?;
+        let client = http::cached_client(&self.client, PROVIDER, CONNECT_TIMEOUT, super::http::Reach::Local)?;
         let roles = self.read(&client, &endpoint, CREDENTIALS_PATH).await?;
         if roles.status != 200 {
             let reason = match roles.status {

@@ -100,25 +100,29 @@ impl ProfileFiles {
     pub(crate) fn load(env: &Env) -> Result<Self, CredentialsError> {
         let mut files = Self::default();
         let home = env.home();
-        let path = |var: &str, default: &str| -> Option<PathBuf> {
+        // (path, named by a variable)
+        let path = |var: &str, default: &str| -> Option<(PathBuf, bool)> {
             match env.get(var) {
-                Some(p) => Some(expand_home(p.trim(), home.as_deref())),
-                None => home.as_ref().map(|h| h.join(".aws").join(default)),
+                Some(p) => Some((expand_home(p.trim(), home.as_deref()), true)),
+                None => home.as_ref().map(|h| (h.join(".aws").join(default), false)),
             }
         };
-        if let Some(config) = path("AWS_CONFIG_FILE", "config") {
-            files.read_file(&config, FileKind::Config)?;
+        if let Some((config, named)) = path("AWS_CONFIG_FILE", "config") {
+            files.read_file(&config, named, FileKind::Config)?;
         }
-        if let Some(credentials) = path("AWS_SHARED_CREDENTIALS_FILE", "credentials") {
-            files.read_file(&credentials, FileKind::Credentials)?;
+        if let Some((credentials, named)) = path("AWS_SHARED_CREDENTIALS_FILE", "credentials") {
+            files.read_file(&credentials, named, FileKind::Credentials)?;
         }
         Ok(files)
     }
 
-    fn read_file(&mut self, path: &Path, kind: FileKind) -> Result<(), CredentialsError> {
+    /// Reads one file. A default file (`~/.aws/…`) that cannot be read is taken as absent, as the
+    /// SDKs take it (a container whose HOME is another user's must still reach its role); a file
+    /// named by a variable must be readable.
+    fn read_file(&mut self, path: &Path, named: bool, kind: FileKind) -> Result<(), CredentialsError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || !named => {
                 self.missing.push(path.to_owned());
                 return Ok(());
             }
@@ -180,39 +184,39 @@ fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
 }
 
 /// Parses the INI dialect of the AWS files: `[section]` headers (a comment may follow them),
-/// `key = value` (or `key: value`), whole-line comments starting with `#` or `;`, and indented lines
-/// that continue the previous value (nested settings such as `s3 =`). Keys are lower-cased;
+/// `key = value` (or `key: value`), whole-line comments starting with `#` or `;`, and lines indented
+/// deeper than the property before them that continue its value (nested settings such as `s3 =`). Keys are lower-cased;
 /// sections keep their order, and a section given twice is merged.
 pub(crate) fn parse(text: &str) -> Vec<(String, Vec<(String, String)>)> {
     let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
     let mut current: Option<usize> = None;
+    // The indentation of the line that started the last value, and that value's place: a line
+    // indented deeper continues it.
+    let mut value_at: Option<(usize, usize)> = None;
     for raw in text.lines() {
         let line = raw.trim_end();
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
             continue;
         }
-        let indented = line.len() != trimmed.len();
-        if indented && !trimmed.starts_with('[') {
-            // A continuation of the last value of the current section.
-            if let Some(i) = current
-                && let Some((_, value)) = sections[i].1.last_mut()
-            {
-                if !value.is_empty() {
-                    value.push('\n');
-                }
-                value.push_str(trimmed);
+        let indent = line.len() - trimmed.len();
+        if let Some((start, at)) = value_at
+            && indent > start
+            && let Some(i) = current
+            && let Some((_, value)) = sections[i].1.get_mut(at)
+        {
+            if !value.is_empty() {
+                value.push('\n');
             }
+            value.push_str(trimmed);
             continue;
         }
+        value_at = None;
         if let Some(rest) = trimmed.strip_prefix('[') {
-            let Some(end) = rest.find(']') else {
-                current = None;
-                continue;
-            };
+            current = None;
+            let Some(end) = rest.find(']') else { continue };
             let after = rest[end + 1..].trim();
             if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
-                current = None;
                 continue;
             }
             let name = rest[..end].trim().to_owned();
@@ -233,10 +237,17 @@ pub(crate) fn parse(text: &str) -> Vec<(String, Vec<(String, String)>)> {
             continue;
         }
         let properties = &mut sections[i].1;
-        match properties.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => *v = value,
-            None => properties.push((key, value)),
-        }
+        let at = match properties.iter().position(|(k, _)| *k == key) {
+            Some(at) => {
+                properties[at].1 = value;
+                at
+            }
+            None => {
+                properties.push((key, value));
+                properties.len() - 1
+            }
+        };
+        value_at = Some((indent, at));
     }
     sections
 }
@@ -300,7 +311,21 @@ fn plan(files: &ProfileFiles, start: &str, by_name: bool) -> Result<Plan, Creden
         let get = |key: &str| profile.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let keys = static_keys(profile);
 
+        // A source profile's own keys come before its role (as aws-config and botocore read it).
+        if visited.len() > 1
+            && let Some(credentials) = keys
+        {
+            roles.reverse();
+            return Ok(Plan { base: Base::Static(credentials?), roles });
+        }
         if let Some(arn) = get("role_arn") {
+            if get("mfa_serial").is_some() {
+                return Err(CredentialsError::invalid(
+                    here,
+                    "its role needs an MFA code (mfa_serial), which a service cannot type; use a profile with \
+                     credential_process (a helper that asks for the code), or one without MFA",
+                ));
+            }
             let duration = match get("duration_seconds") {
                 None => None,
                 Some(d) => Some(d.parse::<u32>().map_err(|_| {
@@ -423,7 +448,7 @@ impl ProfileCredentials {
     }
 
     fn client(&self, provider: &str) -> Result<reqwest::Client, CredentialsError> {
-        super::http::cached_client(&self.client, provider, Duration::from_secs(5))
+        super::http::cached_client(&self.client, provider, Duration::from_secs(5), super::http::Reach::Internet)
     }
 
     async fn base(&self, base: Base) -> Result<Credentials, CredentialsError> {
@@ -563,7 +588,10 @@ mod tests {
              [profile sso]\nsso_session = corp\nsso_account_id = 1\n\
              [profile both]\nrole_arn = arn:b\nsource_profile = base\ncredential_source = Environment\n\
              [profile dangling]\nrole_arn = arn:d\nsource_profile = nowhere\n\
-             [profile empty]\nregion = eu-west-1\n",
+             [profile empty]\nregion = eu-west-1\n\
+             [profile keyed-source]\nrole_arn = arn:aws:iam::1:role/top\nsource_profile = both\n\
+             [profile both]\nrole_arn = arn:aws:iam::1:role/ignored\nsource_profile = base\naws_access_key_id = BOTHKEY\naws_secret_access_key = s\n\
+             [profile mfa]\nrole_arn = arn:aws:iam::1:role/m\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/me\n",
             "",
         );
         let p = plan(&f, "a", true).unwrap();
@@ -586,5 +614,20 @@ mod tests {
         assert!(plan(&f, "empty", true).unwrap_err().is_not_configured());
         assert!(matches!(plan(&f, "nope", true), Err(CredentialsError::InvalidConfig { .. })));
         assert!(plan(&f, "default", false).unwrap_err().is_not_configured());
+
+        // A source profile's own keys come before its role_arn.
+        let keyed = plan(&f, "keyed-source", true).unwrap();
+        assert!(matches!(&keyed.base, Base::Static(c) if c.access_key_id() == "BOTHKEY"));
+        assert_eq!(keyed.roles.iter().map(|r| r.arn.as_str()).collect::<Vec<_>>(), ["arn:aws:iam::1:role/top"]);
+        assert!(plan(&f, "mfa", true).unwrap_err().to_string().contains("mfa_serial"));
+    }
+
+    #[test]
+    fn a_file_indented_throughout_is_read() {
+        let parsed = parse("[default]\n  aws_access_key_id = AKID\n  aws_secret_access_key = s\n");
+        assert_eq!(
+            parsed[0].1,
+            [("aws_access_key_id".to_owned(), "AKID".to_owned()), ("aws_secret_access_key".to_owned(), "s".to_owned())]
+        );
     }
 }

@@ -56,8 +56,9 @@ pub trait ProvideCredentials: Send + Sync + fmt::Debug {
     }
 }
 
-/// Fixed credentials as a provider: what [`S3Config::new`](crate::S3Config::new) uses when given a
-/// [`Credentials`] value. They are never refreshed; with an expiry set, they stop being used at it.
+/// Fixed credentials as a provider, for [`S3Config::from_provider`](crate::S3Config::from_provider)
+/// and for tests of the rotating path. ([`S3Config::new`](crate::S3Config::new) takes a
+/// [`Credentials`] value directly.) They never change; with an expiry set, they stop being used at it.
 #[derive(Debug, Clone)]
 pub struct StaticCredentials {
     credentials: Credentials,

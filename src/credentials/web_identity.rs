@@ -91,7 +91,12 @@ pub(crate) async fn fetch(
 #[async_trait::async_trait]
 impl ProvideCredentials for WebIdentityCredentials {
     async fn provide(&self) -> Result<Credentials, CredentialsError> {
-        let client = super::http::cached_client(&self.client, PROVIDER, std::time::Duration::from_secs(5))?;
+        let client = super::http::cached_client(
+            &self.client,
+            PROVIDER,
+            std::time::Duration::from_secs(5),
+            super::http::Reach::Internet,
+        )?;
         match &self.settings {
             Settings::Fixed { token_file, role_arn, session_name, endpoint } => {
                 let name = session_name.clone().unwrap_or_else(|| sts::session_name(&Env::process()));

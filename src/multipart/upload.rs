@@ -47,7 +47,14 @@ where
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
-        crate::trace::event!(warn, parts = plan.part_count(), error = %e, "multipart upload failed; aborting it");
+        crate::trace::event!(
+            warn,
+            parts = plan.part_count(),
+            kind = e.kind(),
+            status = e.status(),
+            code = e.code().map(crate::S3ErrorCode::as_str),
+            "multipart upload failed; aborting it"
+        );
         let _ = e;
         // Nothing stays in progress. (Should the abort fail too, the upload stays invisible until a
         // lifecycle rule or `abort_stale_uploads` removes it; the first error is the one to report.)

@@ -232,7 +232,9 @@ impl S3Storage {
                     if let Some(status) = e.status() {
                         span.record("status", status);
                     }
-                    tracing::debug!(target: "stowage", parent: &span, error = %e, "request failed");
+                    // The kind and code only: some messages hold the key and canonical requests.
+                    let code = e.code().map(S3ErrorCode::as_str);
+                    tracing::debug!(target: "stowage", parent: &span, kind = e.kind(), code, "request failed");
                 }
             }
             result

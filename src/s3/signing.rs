@@ -39,8 +39,7 @@ const REQUEST_MARGIN: time::Duration = time::Duration::seconds(15);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
-/// After a server refused the credentials and a refresh gave the same ones again, no new refresh
-/// for that reason before this.
+/// After a server refused the credentials, no new fetch for that reason before this.
 const REJECTION_PAUSE: Duration = Duration::from_secs(5);
 
 /// What presigning does when the URL would outlive temporary credentials: a URL stops working when
@@ -135,7 +134,7 @@ struct State {
     failures: u32,
     /// No refresh before this (backoff), except when the credentials are unusable.
     next_try: Option<Instant>,
-    /// No refresh because a server refused the credentials before this.
+    /// No fetch because a server refused the credentials before this.
     next_forced: Option<Instant>,
     last_error: Option<CredentialsError>,
     /// A background refresh is under way.
@@ -235,13 +234,27 @@ impl Rotating {
     }
 
     /// After a server refused the credentials of generation `seen` (an unknown key, an expired or
-    /// invalid token): new credentials, if the provider has other ones.
+    /// invalid token, or an `AccessDenied` that some servers give for a deleted key): the provider's
+    /// current credentials, if they differ. Such fetches are at most one every few seconds (a real
+    /// permission error, or a provider that gives new keys at every call, must not turn every
+    /// refused request into a fetch); a request refused meanwhile takes what the last fetch brought.
     pub(crate) async fn after_rejection(self: &Arc<Self>, seen: u64) -> Option<Arc<Current>> {
-        {
-            let state = self.state();
-            if state.next_forced.is_some_and(|t| Instant::now() < t) {
-                return None;
+        let usable = |c: &Arc<Current>| {
+            remaining(c.signer.credentials().expires_at(), OffsetDateTime::now_utc())
+                .is_none_or(|left| left > REQUEST_MARGIN)
+        };
+        let paused = {
+            let mut state = self.state();
+            let paused = state.next_forced.is_some_and(|t| Instant::now() < t);
+            if !paused {
+                state.next_forced = Some(Instant::now() + REJECTION_PAUSE);
             }
+            paused
+        };
+        if paused {
+            // Wait for a fetch under way, then take its credentials if they are newer.
+            drop(self.flight.lock().await);
+            return self.current().filter(|c| c.generation != seen && usable(c));
         }
         let before = self.current();
         let fresh = self.refresh(Some(seen), Reason::Rejected).await.ok()?;
@@ -251,12 +264,7 @@ impl Rotating {
             }
             _ => fresh.generation != seen,
         };
-        if changed {
-            Some(fresh)
-        } else {
-            self.state().next_forced = Some(Instant::now() + REJECTION_PAUSE);
-            None
-        }
+        changed.then_some(fresh)
     }
 
     /// Starts a refresh on the current runtime, unless one is running or the backoff says wait.
@@ -268,16 +276,23 @@ impl Rotating {
             }
             state.background = true;
         }
+        // Lowered when the task ends, however it ends (a provider that panics, a runtime that shuts
+        // down): a flag left up would stop background refreshes for good.
+        struct Running(Arc<Rotating>);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.state().background = false;
+            }
+        }
+        let running = Running(Arc::clone(self));
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // No runtime (a synchronous caller): the next request refreshes.
-            self.state().background = false;
             return;
         };
-        let this = Arc::clone(self);
-        let seen = this.current().map(|c| c.generation);
+        let seen = self.current().map(|c| c.generation);
         runtime.spawn(async move {
-            let _ = this.refresh(seen, Reason::Due).await;
-            this.state().background = false;
+            let _ = running.0.refresh(seen, Reason::Due).await;
+            drop(running);
         });
     }
 
@@ -301,7 +316,7 @@ impl Rotating {
                 return Err(state.last_error.clone().unwrap_or_else(|| self.not_loaded()));
             }
         }
-        if reason == Reason::Unusable {
+        if matches!(reason, Reason::Unusable | Reason::Rejected) {
             // A caller without usable credentials waits for a fetch, but not for every caller's:
             // after a failure, the others get that failure until the backoff has passed.
             let state = self.state();
@@ -322,6 +337,15 @@ impl Rotating {
             }),
         };
         let checked = fetched.and_then(|credentials| self.signer_for(credentials, now));
+        // Credentials that would be unusable for a request at once are a failed fetch: kept, they
+        // would send every waiting request back to the provider.
+        let checked = checked.and_then(|current| match remaining(current.signer.credentials().expires_at(), now) {
+            Some(left) if left <= REQUEST_MARGIN => Err(CredentialsError::bad_response(
+                current.provider.clone(),
+                format!("the credentials expire in {} s, too soon to sign with", left.whole_seconds().max(0)),
+            )),
+            _ => Ok(current),
+        });
         match checked {
             Ok(current) => {
                 let left = remaining(current.signer.credentials().expires_at(), now);
@@ -452,7 +476,15 @@ impl Signing {
     /// The signer for a request, refreshed first when needed.
     pub(crate) async fn for_request(&self, now: OffsetDateTime) -> Result<SignerRef<'_>, CredentialsError> {
         match self {
-            Self::Fixed { signer, .. } => Ok(SignerRef::Fixed(signer)),
+            Self::Fixed { signer, source } => match signer.credentials().expires_at() {
+                // Fixed credentials with an expiry cannot be refreshed: past it, they are not used.
+                Some(at) if at - now <= REQUEST_MARGIN => Err(CredentialsError::Expired {
+                    provider: source.as_ref().map_or_else(|| "static credentials".to_owned(), |r| r.source.clone()),
+                    expired_at: at,
+                    last_error: None,
+                }),
+                _ => Ok(SignerRef::Fixed(signer)),
+            },
             Self::Rotating(rotating) => rotating.for_request(now).await.map(SignerRef::Current),
         }
     }

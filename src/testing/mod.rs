@@ -166,10 +166,19 @@ impl TestServerBuilder {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
+            // Connections live in this set: when the server is dropped (this task aborted), so are they.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((socket, _)) = listener.accept().await else { continue };
+                let accepted = listener.accept().await;
+                // Forget the connections that ended.
+                while connections.try_join_next().is_some() {}
+                let Ok((socket, _)) = accepted else {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                };
                 let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let _ = conn.await;
                 });
             }

@@ -70,6 +70,8 @@ pub enum Behaviour {
 
 struct ContainerState {
     served: Served,
+    /// A new session token with every answer (as STS-backed sources give).
+    fresh_tokens: bool,
     behaviour: Behaviour,
     token: Option<String>,
     requests: usize,
@@ -125,7 +127,13 @@ async fn container_handler(State(state): State<Arc<Mutex<ContainerState>>>, head
                     .into_response();
             }
         }
-        (s.behaviour.clone(), s.served.clone())
+        let mut served = s.served.clone();
+        if s.fresh_tokens
+            && let Some(token) = &mut served.token
+        {
+            token.push_str(&format!("-{}", s.requests));
+        }
+        (s.behaviour.clone(), served)
     };
     if uri.path() != "/v2/credentials/task-role" && uri.path() != "/v1/credentials" {
         return (StatusCode::NOT_FOUND, "{}").into_response();
@@ -147,6 +155,7 @@ impl ContainerEndpoint {
     pub async fn start(served: Served) -> ContainerEndpoint {
         let state = Arc::new(Mutex::new(ContainerState {
             served,
+            fresh_tokens: false,
             behaviour: Behaviour::Serve,
             token: None,
             requests: 0,
@@ -172,6 +181,11 @@ impl ContainerEndpoint {
 
     pub fn serve(&self, served: Served) {
         self.state.lock().unwrap().served = served;
+    }
+
+    /// Gives a new session token with every answer.
+    pub fn fresh_tokens(&self) {
+        self.state.lock().unwrap().fresh_tokens = true;
     }
 
     pub fn behave(&self, behaviour: Behaviour) {

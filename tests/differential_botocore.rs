@@ -18,28 +18,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use stowage::Credentials;
 use stowage::sigv4::{AddressingStyle, BucketAddress, Method, Payload, Signer, parse_amz_date};
+use support::botocore_available;
 use support::rng::Rng;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/botocore_sign.py");
-
-fn botocore_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import botocore"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    let required =
-        std::env::var("CI").is_ok_and(|v| v == "true") || std::env::var_os("STOWAGE_REQUIRE_BOTOCORE").is_some();
-    assert!(!required, "python3 with botocore is required here (pip install botocore)");
-    eprintln!(
-        "SKIPPED: python3 with botocore is not available (pip install botocore); the differential test did not run"
-    );
-    false
-}
 
 struct Creds {
     access_key: String,

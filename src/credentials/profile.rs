@@ -90,6 +90,9 @@ impl ProfileCredentials {
 #[derive(Debug, Default)]
 pub(crate) struct ProfileFiles {
     profiles: HashMap<String, BTreeMap<String, String>>,
+    /// Each file's own properties of each profile: keys come whole from one file (botocore's rule),
+    /// never a key of one with the session token of the other.
+    by_file: [HashMap<String, BTreeMap<String, String>>; 2],
     /// Which files were read, for messages.
     read: Vec<PathBuf>,
     missing: Vec<PathBuf>,
@@ -134,7 +137,13 @@ impl ProfileFiles {
             }
         };
         self.read.push(path.to_owned());
-        for (section, properties) in parse(&text) {
+        self.add(&text, kind);
+        Ok(())
+    }
+
+    /// Adds the profiles of one file's `text`.
+    fn add(&mut self, text: &str, kind: FileKind) {
+        for (section, properties) in parse(text) {
             let name = match kind {
                 FileKind::Credentials => section,
                 FileKind::Config => match section.strip_prefix("profile") {
@@ -144,13 +153,24 @@ impl ProfileFiles {
                     _ => continue,
                 },
             };
+            let own = self.by_file[kind as usize].entry(name.clone()).or_default();
+            own.extend(properties.iter().cloned());
             let profile = self.profiles.entry(name).or_default();
             for (key, value) in properties {
-                // The credentials file is read last: its keys win.
+                // The credentials file is read last: its properties win.
                 profile.insert(key, value);
             }
         }
-        Ok(())
+    }
+
+    /// The static keys of `profile`: from the credentials file when it names a key there, else from
+    /// the config file.
+    fn static_keys(&self, profile: &str) -> Option<Result<Credentials, CredentialsError>> {
+        let [config, credentials] = &self.by_file;
+        let has_key =
+            |props: &&BTreeMap<String, String>| props.get("aws_access_key_id").is_some_and(|v| !v.trim().is_empty());
+        let props = credentials.get(profile).filter(has_key).or_else(|| config.get(profile))?;
+        static_keys(props)
     }
 
     fn where_looked(&self) -> String {
@@ -171,8 +191,8 @@ impl ProfileFiles {
 
 #[derive(Clone, Copy)]
 enum FileKind {
-    Config,
-    Credentials,
+    Config = 0,
+    Credentials = 1,
 }
 
 fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
@@ -309,7 +329,7 @@ fn plan(files: &ProfileFiles, start: &str, by_name: bool) -> Result<Plan, Creden
         }
         visited.push(name.clone());
         let get = |key: &str| profile.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let keys = static_keys(profile);
+        let keys = files.static_keys(&name);
 
         // A source profile's own keys come before its role (as aws-config and botocore read it).
         if visited.len() > 1
@@ -528,19 +548,8 @@ mod tests {
 
     fn files(config: &str, credentials: &str) -> ProfileFiles {
         let mut files = ProfileFiles::default();
-        for (text, kind) in [(config, FileKind::Config), (credentials, FileKind::Credentials)] {
-            for (section, properties) in parse(text) {
-                let name = match kind {
-                    FileKind::Credentials => section,
-                    FileKind::Config => match section.strip_prefix("profile ") {
-                        Some(rest) => rest.trim().to_owned(),
-                        None if section == "default" => section,
-                        None => continue,
-                    },
-                };
-                files.profiles.entry(name).or_default().extend(properties);
-            }
-        }
+        files.add(config, FileKind::Config);
+        files.add(credentials, FileKind::Credentials);
         files
     }
 
@@ -565,12 +574,14 @@ mod tests {
     #[test]
     fn credentials_file_wins_and_profiles_need_their_prefix_in_config() {
         let f = files(
-            "[profile dev]\naws_access_key_id = FROMCONFIG\naws_secret_access_key = c\nregion = eu-west-1\n[dev2]\naws_access_key_id = X\n",
+            "[profile dev]\naws_access_key_id = FROMCONFIG\naws_secret_access_key = c\naws_session_token = configtoken\n\
+             region = eu-west-1\n[dev2]\naws_access_key_id = X\n",
             "[dev]\naws_access_key_id = FROMCREDS\naws_secret_access_key = k\n",
         );
         let Plan { base: Base::Static(c), roles } = plan(&f, "dev", true).unwrap() else { panic!("static") };
         assert!(roles.is_empty());
         assert_eq!((c.access_key_id(), c.secret_access_key()), ("FROMCREDS", "k"));
+        assert!(!c.has_session_token(), "the config file's token belongs to the config file's key");
         assert_eq!(f.region("dev").as_deref(), Some("eu-west-1"));
         assert!(f.get("dev2").is_none(), "[dev2] in the config file is not a profile");
     }

@@ -253,7 +253,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let (storage, backend, _embedded) = if env("S3_BUCKET").is_some() {
-        let s3 = S3Storage::from_env()?;
+        let s3 = S3Storage::load_from_env().await?;
         let backend = format!("{} bucket “{}” at {}", s3.provider(), s3.bucket(), s3.address().authority());
         if std::env::args().any(|a| a == "--setup-cors") {
             s3.put_bucket_cors(&CorsConfiguration::for_browser_uploads([origin.as_str()])).await?;

@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use sha2::{Digest, Sha256};
-
 use super::encode::{self, Hex64};
 use super::{Error, Payload, Request, SigningSettings};
 
@@ -35,7 +33,7 @@ impl<'r> Canonical<'r> {
         let (host, uri) = match request.checked {
             // Built by a BucketAddress: host checked when it was made, path encoded by it.
             Some(host) if !settings.normalize_path && !settings.double_uri_encode => {
-                (Cow::Borrowed(host), Cow::Borrowed(request.path.as_ref()))
+                (Cow::Borrowed(host.as_str()), Cow::Borrowed(request.path.as_ref()))
             }
             _ => (canonical_host(request)?, canonical_uri(&request.path, settings)?),
         };
@@ -57,12 +55,9 @@ pub(crate) fn checked_headers<'r>(
     request: &'r Request<'_>,
 ) -> impl Iterator<Item = Result<(Cow<'r, str>, &'r str), Error>> + 'r {
     request.headers.iter().map(|(name, value)| {
-        check_header_name(name)?;
-        let lower: Cow<'r, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(name.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(name.as_ref())
-        };
+        let upper = check_header_name(name)?;
+        let lower: Cow<'r, str> =
+            if upper { Cow::Owned(name.to_ascii_lowercase()) } else { Cow::Borrowed(name.as_ref()) };
         if RESERVED_HEADERS.contains(&lower.as_ref()) {
             return Err(Error::ReservedHeader { name: name.to_string() });
         }
@@ -177,7 +172,12 @@ pub(crate) fn push_headers<N: AsRef<str>>(out: &mut String, headers: &[(N, &str)
             out.push_str(name);
             out.push(':');
         }
-        push_trimmed(out, value);
+        if name == "host" {
+            // The canonical host, checked by the signer: nothing to trim.
+            out.push_str(value);
+        } else {
+            push_trimmed(out, value);
+        }
         previous = Some(name);
     }
 }
@@ -238,7 +238,7 @@ impl PayloadHash<'_> {
 pub(crate) fn payload_hash<'a>(payload: &Payload<'a>) -> Result<PayloadHash<'a>, Error> {
     match *payload {
         Payload::Unsigned => Ok(PayloadHash::Literal("UNSIGNED-PAYLOAD")),
-        Payload::Bytes(body) => Ok(PayloadHash::Computed(Hex64::of(&Sha256::digest(body)))),
+        Payload::Bytes(body) => Ok(PayloadHash::Computed(Hex64::of(&super::sha::sha256(body)))),
         Payload::Sha256Hex(hex) => {
             let digest = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
             if digest || hex == "UNSIGNED-PAYLOAD" || hex == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" {
@@ -376,13 +376,16 @@ pub(crate) fn canonical_host<'r>(request: &'r Request<'_>) -> Result<Cow<'r, str
 }
 
 /// Header names are HTTP tokens (RFC 9110 `tchar`).
-fn check_header_name(name: &str) -> Result<(), Error> {
-    const TCHAR: [bool; 256] = {
-        let mut table = [false; 256];
+/// Checks a header name (an RFC 9110 token) and says whether it holds upper case, in one pass.
+fn check_header_name(name: &str) -> Result<bool, Error> {
+    const TOKEN: u8 = 1;
+    const UPPER: u8 = 2;
+    const FLAGS: [u8; 256] = {
+        let mut table = [0u8; 256];
         let mut b = 0;
         while b < 256 {
             let c = b as u8;
-            table[b] = c.is_ascii_alphanumeric()
+            let token = c.is_ascii_alphanumeric()
                 || matches!(
                     c,
                     b'!' | b'#'
@@ -400,14 +403,19 @@ fn check_header_name(name: &str) -> Result<(), Error> {
                         | b'|'
                         | b'~'
                 );
+            table[b] = if token { TOKEN } else { 0 } | if c.is_ascii_uppercase() { UPPER } else { 0 };
             b += 1;
         }
         table
     };
-    if name.is_empty() || !name.bytes().all(|b| TCHAR[usize::from(b)]) {
+    let (all, any) = name.bytes().fold((TOKEN, 0), |(all, any), b| {
+        let flags = FLAGS[usize::from(b)];
+        (all & flags, any | flags)
+    });
+    if name.is_empty() || all & TOKEN == 0 {
         return Err(Error::InvalidHeaderName { name: name.chars().take(64).collect() });
     }
-    Ok(())
+    Ok(any & UPPER != 0)
 }
 
 /// Header values: visible ASCII, space and tab. CR and LF would let a value smuggle in headers of its

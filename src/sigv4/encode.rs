@@ -28,20 +28,58 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Appends `raw` to `out`, percent-encoding every byte whose `KEEP` entry lacks `set`.
 fn push_encoded(out: &mut String, raw: &str, set: u8) {
-    let bytes = raw.as_bytes();
-    let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if KEEP[usize::from(b)] & set != 0 {
-            continue;
-        }
-        // A run of kept bytes is ASCII, so it starts and ends on character boundaries.
-        out.push_str(raw.get(run_start..i).unwrap_or_default());
-        out.push('%');
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        run_start = i + 1;
+    match raw.bytes().position(|b| KEEP[usize::from(b)] & set == 0) {
+        None => out.push_str(raw),
+        Some(first) => push_encoded_from(out, raw, first, set),
     }
-    out.push_str(raw.get(run_start..).unwrap_or_default());
+}
+
+/// What each byte becomes, for each set: the byte itself or `%XX`, and in the last slot how many of
+/// the first three to keep (1 or 3).
+const ENCODED: [[[u8; 4]; 256]; 2] = {
+    let mut table = [[[0u8; 4]; 256]; 2];
+    let mut set = 0;
+    while set < 2 {
+        let bit = if set == 0 { COMPONENT } else { PATH };
+        let mut b = 0;
+        while b < 256 {
+            table[set][b] = if KEEP[b] & bit != 0 { [b as u8, 0, 0, 1] } else { [b'%', HEX[b >> 4], HEX[b & 0x0f], 3] };
+            b += 1;
+        }
+        set += 1;
+    }
+    table
+};
+
+/// [`push_encoded`] when `raw[first]` is the first byte to encode: from there on the output is
+/// written into a buffer on the stack, four bytes per input byte of which one or three count, and the
+/// buffer goes into `out` in one piece (a key or a Content-Disposition value has a few bytes to encode
+/// among short runs of others, each of which would otherwise be a copy of its own).
+fn push_encoded_from(out: &mut String, raw: &str, first: usize, set: u8) {
+    let table = &ENCODED[usize::from(set == PATH)];
+    // Everything before `first` is kept, hence ASCII.
+    out.push_str(raw.get(..first).unwrap_or_default());
+    let mut buf = [0u8; 192];
+    let mut n = 0;
+    for &b in raw.as_bytes().get(first..).unwrap_or_default() {
+        let encoded = table[usize::from(b)];
+        let slot = match buf.get_mut(n..n + 4) {
+            Some(slot) => slot,
+            None => {
+                push_ascii(out, buf.get(..n).unwrap_or_default());
+                n = 0;
+                &mut buf[..4]
+            }
+        };
+        slot.copy_from_slice(&encoded);
+        n += usize::from(encoded[3]);
+    }
+    push_ascii(out, buf.get(..n).unwrap_or_default());
+}
+
+/// Appends bytes known to be ASCII (kept bytes and `%XX`).
+fn push_ascii(out: &mut String, ascii: &[u8]) {
+    out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
 }
 
 fn encoded(raw: &str, set: u8) -> Cow<'_, str> {
@@ -179,6 +217,20 @@ mod tests {
         for s in ["", "a", "a b/c", "é/日本/😀", "%%", "~-_.", "\u{0}\u{7f}\u{80}", "x/", "/"] {
             assert_eq!(encode_component(s), utf8_percent_encode(s, SET).to_string(), "{s:?}");
             assert_eq!(encode_path(s), utf8_percent_encode(s, PATH_SET).to_string(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn encodes_wherever_the_first_byte_to_encode_falls() {
+        for len in 1..200 {
+            for at in [0, 1, len / 2, len - 1].into_iter().filter(|&at| at < len) {
+                let mut s = "a".repeat(len);
+                s.replace_range(at..=at, " ");
+                let expected = format!("{}%20{}", "a".repeat(at), "a".repeat(len - at - 1));
+                assert_eq!(encode_component(&s), expected, "length {len}, space at {at}");
+            }
+            // Every byte to encode: the output is three times as long as the input, past the buffer.
+            assert_eq!(encode_component(&" ".repeat(len)), "%20".repeat(len), "length {len}");
         }
     }
 

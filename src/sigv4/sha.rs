@@ -43,6 +43,32 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     finish(state, data.get(done..).unwrap_or_default(), data.len() as u64)
 }
 
+/// SHA-256 of a buffer that is still being written: [`absorb`](Self::absorb) hashes the complete
+/// blocks written so far, [`finish`](Self::finish) the rest. Hashing each block as soon as it is
+/// written lets the processor run the compression (a long chain of dependent SHA instructions) while
+/// the code goes on writing the next part, instead of after all of it.
+pub(crate) struct Progressive {
+    state: [u32; 8],
+    done: usize,
+}
+
+impl Progressive {
+    pub(crate) fn new() -> Self {
+        Self { state: H0, done: 0 }
+    }
+
+    /// Hashes the complete blocks of `buffer` not hashed yet. `buffer` only ever grows between calls.
+    pub(crate) fn absorb(&mut self, buffer: &[u8]) {
+        self.done += compress(&mut self.state, buffer.get(self.done..).unwrap_or_default());
+    }
+
+    /// SHA-256 of all of `buffer`.
+    pub(crate) fn finish(mut self, buffer: &[u8]) -> [u8; 32] {
+        self.absorb(buffer);
+        finish(self.state, buffer.get(self.done..).unwrap_or_default(), buffer.len() as u64)
+    }
+}
+
 /// An HMAC-SHA256 key, as the hash states after its inner and outer pad (RFC 2104): signing with it
 /// starts one block in. Wiped on drop.
 #[derive(Clone)]
@@ -156,6 +182,22 @@ mod tests {
         }
         // FIPS 180-2 appendix B.1: "abc".
         assert_eq!(hex::encode(sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn progressive_hashing_matches_one_pass_whatever_the_steps() {
+        let input = data(700, 5);
+        for step in [1, 13, 63, 64, 65, 200, 700] {
+            for len in [0, 1, 55, 56, 64, 119, 128, 300, 700] {
+                let mut hash = Progressive::new();
+                let mut end = 0;
+                while end < len {
+                    end = (end + step).min(len);
+                    hash.absorb(&input[..end]);
+                }
+                assert_eq!(hash.finish(&input[..len]), sha256(&input[..len]), "step {step}, length {len}");
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::canonical::{self, Canonical};
 use super::encode::{self, Hex64};
 use super::key::{DayKey, KeyCache, KeyParams};
 use super::output::{AuthHeaders, PresignedUrl, SigningDetails};
-use super::sha::sha256;
+use super::sha::Progressive;
 use super::time::AmzDate;
 use super::{Error, Request, SessionToken, SigningSettings};
 use crate::Credentials;
@@ -212,13 +212,18 @@ impl Signer {
     }
 
     fn with_day<R>(&self, amz: &AmzDate, f: impl FnMut(&DayKey) -> R) -> R {
+        self.with_date(amz.date(), f)
+    }
+
+    /// As [`with_day`](Self::with_day), for the `YYYYMMDD` date.
+    fn with_date<R>(&self, date: &str, f: impl FnMut(&DayKey) -> R) -> R {
         let params = KeyParams {
             access_key_id: self.credentials.access_key_id(),
             secret: self.credentials.secret_access_key(),
             region: &self.region,
             service: &self.service,
         };
-        self.cache.with(amz.date(), &params, f)
+        self.cache.with(date, &params, f)
     }
 
     fn signed_token(&self) -> Option<&str> {
@@ -239,7 +244,7 @@ impl Signer {
         let amz = AmzDate::new(at)?;
         let amz_date = amz.as_str();
         let canonical = Canonical::new(request, &self.settings)?;
-        let payload = canonical::payload_hash(&request.payload)?;
+        let payload = canonical::payload_hash(&request.payload_hash())?;
 
         // Most presigned requests sign `host` alone, the others a few headers: a list on the stack.
         let host_only = [(Cow::Borrowed("host"), canonical.host.as_ref())];
@@ -296,7 +301,7 @@ impl Signer {
         let spans: &[(usize, usize, usize)] = spans;
 
         let mut details = details;
-        let signature = self.with_day(&amz, |day| {
+        let signature = self.with_date(amz_date.get(..8).unwrap_or_default(), |day| {
             // The X-Amz-* parameters go into the URL now, as botocore writes them; the canonical
             // request copies them from there (they are the same text, the token's place aside).
             let block_start = url.len();
@@ -322,6 +327,7 @@ impl Signer {
 
             canonical::with_buffer(|creq| {
                 creq.reserve(512 + url.len());
+                let mut hash = Progressive::new();
                 creq.push_str(request.method.as_str());
                 creq.push('\n');
                 creq.push_str(&canonical.uri);
@@ -365,12 +371,15 @@ impl Signer {
                     }
                 }
                 creq.push('\n');
+                // The query is most of the canonical request: its blocks are hashed while the
+                // headers are written.
+                hash.absorb(creq.as_bytes());
                 canonical::push_headers(creq, headers);
                 creq.push_str("\n\n");
                 push_signed_names(creq, headers, ";");
                 creq.push('\n');
                 creq.push_str(payload.as_str());
-                finish(day, &amz, creq, details.as_deref_mut())
+                finish(day, amz_date, creq, hash, details.as_deref_mut())
             })
         });
 
@@ -394,7 +403,7 @@ impl Signer {
     ) -> Result<AuthHeaders, Error> {
         let amz = AmzDate::new(at)?;
         let canonical = Canonical::new(request, &self.settings)?;
-        let payload = canonical::payload_hash(&request.payload)?;
+        let payload = canonical::payload_hash(&request.payload_hash())?;
 
         let mut headers = Vec::with_capacity(request.headers.len() + 4);
         for header in canonical::checked_headers(request) {
@@ -429,7 +438,7 @@ impl Signer {
                     &signed_headers,
                     payload.as_str(),
                 );
-                finish(day, &amz, creq, details.as_deref_mut())
+                finish(day, amz.as_str(), creq, Progressive::new(), details.as_deref_mut())
             });
 
             let mut authorization = String::with_capacity(day.credential.len() + signed_headers.len() + 120);
@@ -455,16 +464,17 @@ impl Signer {
     }
 }
 
-/// Hashes the canonical request, builds the string to sign and signs it with the day's key.
-fn finish(day: &DayKey, amz: &AmzDate, creq: &str, details: Option<&mut SigningDetails>) -> Hex64 {
-    let creq_hash = Hex64::of(&sha256(creq.as_bytes()));
+/// Hashes the rest of the canonical request, builds the string to sign and signs it with the day's
+/// key.
+fn finish(day: &DayKey, amz_date: &str, creq: &str, hash: Progressive, details: Option<&mut SigningDetails>) -> Hex64 {
+    let creq_hash = Hex64::of(&hash.finish(creq.as_bytes()));
     // The string to sign up to the hash is the same for every request of this second.
-    let mut mac = day.with_time(amz.as_str());
+    let mut mac = day.with_time(amz_date);
     mac.update(creq_hash.as_bytes());
     let signature = Hex64::of(&mac.finalize(&day.mac));
     if let Some(details) = details {
         details.canonical_request = creq.to_owned();
-        details.string_to_sign = format!("{ALGORITHM}\n{}{}{}", amz.as_str(), day.sts_scope, creq_hash.as_str());
+        details.string_to_sign = format!("{ALGORITHM}\n{amz_date}{}{}", day.sts_scope, creq_hash.as_str());
         details.signature = signature.as_str().to_owned();
     }
     signature

@@ -168,26 +168,38 @@ where
             );
             tasks.spawn(task);
         }
-        match tasks.join_next().await {
+        match join_next_part(&mut tasks, "UploadPart").await? {
+            Some(part) => done.push(part),
             None => break,
-            Some(Ok(Ok(part))) => done.push(part),
-            Some(Ok(Err(e))) => {
-                tasks.abort_all();
-                return Err(e);
-            }
-            Some(Err(joined)) => {
-                tasks.abort_all();
-                return Err(Error::Transport {
-                    operation: "UploadPart",
-                    message: format!("a part's task ended without an answer: {joined}"),
-                    timeout: false,
-                    source: None,
-                });
-            }
         }
     }
     done.sort_by_key(|part| part.number);
     Ok(done)
+}
+
+/// The next part that finished among `tasks`, `None` when none is left. The first failure stops every
+/// other part (`operation` names the request in the error of a task that ended without an answer).
+pub(crate) async fn join_next_part(
+    tasks: &mut tokio::task::JoinSet<Result<CompletedPart>>,
+    operation: &'static str,
+) -> Result<Option<CompletedPart>> {
+    match tasks.join_next().await {
+        None => Ok(None),
+        Some(Ok(Ok(part))) => Ok(Some(part)),
+        Some(Ok(Err(e))) => {
+            tasks.abort_all();
+            Err(e)
+        }
+        Some(Err(joined)) => {
+            tasks.abort_all();
+            Err(Error::Transport {
+                operation,
+                message: format!("a part's task ended without an answer: {joined}"),
+                timeout: false,
+                source: None,
+            })
+        }
+    }
 }
 
 /// Aborts every upload in progress under `prefix` that was started more than `older_than` ago, and

@@ -149,22 +149,9 @@ impl S3Storage {
                 tasks
                     .spawn(async move { this.copy_part(&source, &upload, number, Some(range), etag.as_deref()).await });
             }
-            match tasks.join_next().await {
+            match crate::multipart::upload::join_next_part(&mut tasks, "UploadPartCopy").await? {
+                Some(part) => done.push(part),
                 None => break,
-                Some(Ok(Ok(part))) => done.push(part),
-                Some(Ok(Err(e))) => {
-                    tasks.abort_all();
-                    return Err(e);
-                }
-                Some(Err(joined)) => {
-                    tasks.abort_all();
-                    return Err(Error::Transport {
-                        operation: "UploadPartCopy",
-                        message: format!("a part's task ended without an answer: {joined}"),
-                        timeout: false,
-                        source: None,
-                    });
-                }
             }
         }
         done.sort_by_key(|part| part.number);

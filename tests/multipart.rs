@@ -462,6 +462,50 @@ async fn faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     assert_eq!(err.code(), Some(&S3ErrorCode::InternalError), "{err}");
     assert_nothing_left(server, direct, "mp/complete-err.bin", tally).await;
     tally.pass("CompleteMultipartUpload answering 200 with <Error>: an error, retried, then aborted");
+
+    // Part 2's first attempt never answered: the idle timeout ends it and the part alone is sent again.
+    let once = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&once);
+    let proxy = Proxy::start(&server.endpoint, move |r: &Seen| {
+        if is_part(r, "2") && counter.fetch_add(1, Ordering::SeqCst) == 0 { Fault::Silent } else { Fault::Forward }
+    })
+    .await;
+    let impatient = stowage::S3Config::new(server.bucket.as_str(), server.region.as_str(), server.credentials())
+        .with_endpoint(proxy.endpoint.as_str())
+        .with_multipart_threshold(6 * MIB as u64)
+        .with_part_size(PART as u64)
+        .with_concurrency(2)
+        .with_idle_timeout(Duration::from_secs(1))
+        .with_retry(RetryPolicy::new(3, Duration::from_millis(5), Duration::from_millis(50)))
+        .build()
+        .expect("storage");
+    impatient.put_object("mp/silent-part.bin", bytes.clone().into(), &PutOptions::new()).await.expect("retried");
+    assert_eq!(once.load(Ordering::SeqCst), 2, "part 2 was sent twice");
+    assert_stored(direct, "mp/silent-part.bin", &bytes).await;
+    direct.delete_object("mp/silent-part.bin").await.expect("delete");
+    tally.pass("a part whose first attempt is never answered is sent again after the idle timeout: exact");
+
+    // The answer to CompleteMultipartUpload cut short once: the server completed the upload, so the
+    // retry finds it gone. The object at the key, recognised by its multipart ETag, is the outcome.
+    let once = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&once);
+    let proxy = Proxy::start(&server.endpoint, move |r: &Seen| {
+        if is_complete(r) && counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            Fault::CutAnswer(10)
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let out = through(&proxy)
+        .put_object("mp/complete-cut.bin", bytes.clone().into(), &PutOptions::new())
+        .await
+        .unwrap_or_else(|e| panic!("{}: completed, yet: {e}", server.name));
+    assert_eq!(once.load(Ordering::SeqCst), 2, "completion was sent twice");
+    assert!(out.etag.as_deref().is_some_and(|e| e.trim_matches('"').ends_with("-4")), "{out:?}");
+    assert_stored(direct, "mp/complete-cut.bin", &bytes).await;
+    direct.delete_object("mp/complete-cut.bin").await.expect("delete");
+    tally.pass("CompleteMultipartUpload's answer cut short: retried, recognised by its ETag, exact");
 }
 
 async fn copies(server: &Server, storage: &Arc<dyn Storage>, direct: &S3Storage, tally: &mut Tally) {
@@ -561,12 +605,12 @@ async fn suite(server: &Server) -> Tally {
 async fn multipart_on_s3s_fs() {
     let server = servers::s3s().await;
     let tally = tokio::time::timeout(Duration::from_secs(300), suite(&server)).await.expect("no hang");
-    assert_eq!(tally.cases, 21);
+    assert_eq!(tally.cases, 23);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn multipart_on_garage() {
     let Some(server) = tokio::task::spawn_blocking(servers::garage).await.expect("garage start") else { return };
     let tally = tokio::time::timeout(Duration::from_secs(300), suite(&server)).await.expect("no hang");
-    assert_eq!(tally.cases, 21);
+    assert_eq!(tally.cases, 23);
 }

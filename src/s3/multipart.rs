@@ -187,9 +187,31 @@ impl S3Storage {
             ])
             .body(&body)
             .read_result(MAX_XML);
-        let answer = self.execute(&call).await?;
+        let answer = match self.execute(&call).await {
+            Ok(answer) => answer,
+            // An attempt whose answer was lost may have completed the upload: a retry then finds it
+            // gone (NoSuchUpload, or another refusal). The object at the key says which.
+            Err(e) => return self.completed_anyway(upload, parts).await.ok_or(e),
+        };
         let root = self::document("CompleteMultipartUpload", answer.body(), "CompleteMultipartUploadResult")?;
         Ok(PutObjectOutput { etag: root.text_of("ETag").map(str::to_owned).or_else(|| answer.header("etag")) })
+    }
+
+    /// After a failed CompleteMultipartUpload: the upload's object when the key holds exactly it, known
+    /// by its ETag, which S3 derives from the parts' (`md5(part MD5s)-count`). Anything else (no
+    /// object, another object, ETags that are not MD5s) is `None`: the failure stands.
+    async fn completed_anyway(&self, upload: &MultipartUpload, parts: &[CompletedPart]) -> Option<PutObjectOutput> {
+        let expected = multipart_etag(parts)?;
+        let meta = crate::storage::Storage::head_object(self, &upload.key).await.ok()??;
+        let etag = meta.etag?;
+        if etag.trim_matches('"') != expected {
+            return None;
+        }
+        crate::trace::event!(
+            info,
+            "CompleteMultipartUpload: an answer was lost, but the key holds the completed upload"
+        );
+        Some(PutObjectOutput { etag: Some(etag) })
     }
 
     /// R2's rule, checked on the stored parts before completing: every part but the last of one
@@ -272,6 +294,21 @@ impl S3Storage {
         }
         Err(invalid(OP, format!("more than {MAX_PAGES} pages of uploads")))
     }
+}
+
+/// The ETag S3 gives an object completed from `parts`: the MD5 of the parts' MD5s, then `-` and their
+/// count. `None` when a part's ETag is not an MD5 (encrypted with KMS, for example).
+fn multipart_etag(parts: &[CompletedPart]) -> Option<String> {
+    use md5::Digest;
+    let mut hash = md5::Md5::new();
+    for part in parts {
+        let digest = hex::decode(part.etag.trim_matches('"')).ok()?;
+        if digest.len() != 16 {
+            return None;
+        }
+        hash.update(&digest);
+    }
+    Some(format!("{}-{}", hex::encode(hash.finalize()), parts.len()))
 }
 
 #[cfg(test)]

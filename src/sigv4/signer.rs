@@ -315,21 +315,21 @@ impl Signer {
             push_signed_names(&mut url, headers, "%3B");
             let block_end = url.len();
             let part = |from: usize, to: usize| url.get(from..to).unwrap_or_default();
-            let push_block = |creq: &mut String| {
-                creq.push_str(part(block_start, expires_end));
-                if let Some(token) = signed_token {
+            let push_block = |creq: &mut String| match signed_token {
+                None => creq.push_str(part(block_start, block_end)),
+                Some(token) => {
+                    creq.push_str(part(block_start, expires_end));
                     creq.push_str("&X-Amz-Security-Token=");
                     creq.push_str(token);
+                    creq.push_str(part(expires_end, block_end));
                 }
-                creq.push_str(part(expires_end, block_end));
             };
             let sorted = || spans.iter().map(|span| canonical::query_param(&url, span));
 
             canonical::with_buffer(|creq| {
                 creq.reserve(512 + url.len());
                 let mut hash = Progressive::new();
-                creq.push_str(request.method.as_str());
-                creq.push('\n');
+                push_method_line(creq, request.method);
                 creq.push_str(&canonical.uri);
                 creq.push('\n');
                 // The X-Amz-* parameters sort as one block among the caller's, unless a caller's
@@ -354,7 +354,7 @@ impl Signer {
                         if i > 0 {
                             creq.push('&');
                         }
-                        if before_block && name > "X-Amz-" {
+                        if before_block && sorts_after_block(name) {
                             push_block(creq);
                             before_block = false;
                             creq.push('&');
@@ -480,9 +480,40 @@ fn finish(day: &DayKey, amz_date: &str, creq: &str, hash: Progressive, details: 
     signature
 }
 
+/// Whether a caller's (encoded) parameter name, not starting with `X-Amz-`, sorts after the
+/// `X-Amz-*` parameters. Mostly the first byte says it, without a string comparison.
+fn sorts_after_block(name: &str) -> bool {
+    match name.as_bytes().first() {
+        Some(&b) if b != b'X' => b > b'X',
+        Some(_) => name > "X-Amz-",
+        None => false,
+    }
+}
+
+/// Appends `METHOD\n` (a constant per method: no copy of a run-time length).
+fn push_method_line(out: &mut String, method: super::Method) {
+    use super::Method;
+    out.push_str(match method {
+        Method::Get => "GET\n",
+        Method::Put => "PUT\n",
+        Method::Post => "POST\n",
+        Method::Head => "HEAD\n",
+        Method::Delete => "DELETE\n",
+        Method::Patch => "PATCH\n",
+        Method::Options => "OPTIONS\n",
+    });
+}
+
 /// Appends the distinct names of sorted `headers` joined by `separator`: `;` in the canonical
 /// request, `%3B` in a query (where each name is encoded too).
 fn push_signed_names(out: &mut String, headers: &[(Cow<'_, str>, &str)], separator: &str) {
+    if let [(name, _)] = headers
+        && name == "host"
+    {
+        // `host` alone, as most presigned requests sign: a constant, nothing to encode.
+        out.push_str("host");
+        return;
+    }
     let mut previous: Option<&str> = None;
     for (name, _) in headers {
         let name = name.as_ref();

@@ -398,7 +398,10 @@ async fn faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
             Body::from_stream(futures_util::stream::iter(chunks), bytes.len() as u64)
         };
         let key = format!("mp/fault-once-{kind}.bin");
-        through(&proxy).put_object(&key, body, &PutOptions::new()).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        through(&proxy)
+            .put_object(&key, body, &PutOptions::new())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {kind}: {e} ({e:?})", server.name));
         assert_eq!(once.load(Ordering::SeqCst), 2, "part 2 was sent twice");
         assert_stored(direct, &key, &bytes).await;
         direct.delete_object(&key).await.expect("delete");
@@ -580,6 +583,80 @@ async fn r2_rules(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally.pass("R2's rules: uneven parts and unsupported headers refused before completing");
 }
 
+/// UploadPartCopy under faults: a part copy answered with an error inside a 200, or whose answer is
+/// cut short, is copied again on its own; a part copy that fails for good aborts the copy.
+async fn copy_faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
+    let bytes = data(PART * 2 + 999, 8);
+    direct.put_object("mp/copyfault/source.bin", bytes.clone().into(), &PutOptions::new()).await.expect("put");
+    let through = |proxy: &Proxy| {
+        stowage::S3Config::new(server.bucket.as_str(), server.region.as_str(), server.credentials())
+            .with_endpoint(proxy.endpoint.as_str())
+            .with_multipart_copy_threshold(6 * MIB as u64)
+            .with_copy_part_size(PART as u64)
+            .with_concurrency(2)
+            .with_retry(RetryPolicy::new(3, Duration::from_millis(5), Duration::from_millis(50)))
+            .build()
+            .expect("storage")
+    };
+    let is_copy_part = |r: &Seen, number: &str| {
+        r.method == "PUT"
+            && r.target.contains(&format!("partNumber={number}&"))
+            && r.header("x-amz-copy-source").is_some()
+    };
+    let document = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>\n";
+    let error_200 = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{document}",
+        document.len()
+    )
+    .into_bytes();
+
+    // Once each: an <Error> inside a 200 (S3 answers a copy that failed midway so), and an answer cut
+    // short after the server copied the part. Either way part 2 is copied again, alone.
+    for (what, fault) in [("error-200", Fault::Respond(error_200.clone())), ("cut", Fault::CutAnswer(10))] {
+        let once = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&once);
+        let fault = std::sync::Mutex::new(Some(fault));
+        let proxy = Proxy::start(&server.endpoint, move |r: &Seen| {
+            if is_copy_part(r, "2") && counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                fault.lock().map(|mut f| f.take()).ok().flatten().unwrap_or(Fault::Forward)
+            } else {
+                Fault::Forward
+            }
+        })
+        .await;
+        let key = format!("mp/copyfault/{what}.bin");
+        let out = through(&proxy)
+            .copy_object("mp/copyfault/source.bin", &key, &CopyOptions::new())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {what}: {e}", server.name));
+        assert_eq!(once.load(Ordering::SeqCst), 2, "{what}: part 2 was copied twice");
+        assert!(out.etag.as_deref().is_some_and(|e| e.contains("-3")), "{what}: three parts: {:?}", out.etag);
+        assert_stored(direct, &key, &bytes).await;
+        direct.delete_object(&key).await.expect("delete");
+    }
+    tally.pass("UploadPartCopy failing once (an <Error> in a 200, a cut answer): that part again, exact");
+
+    // Part 3 refused every time: an error, the copy's upload aborted, nothing at the destination.
+    let proxy = Proxy::start(&server.endpoint, move |r: &Seen| {
+        if is_copy_part(r, "3") {
+            Fault::Respond(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            )
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let err = through(&proxy)
+        .copy_object("mp/copyfault/source.bin", "mp/copyfault/never.bin", &CopyOptions::new())
+        .await
+        .expect_err("part 3");
+    assert_eq!(err.status(), Some(500), "{err}");
+    assert_nothing_left(server, direct, "mp/copyfault/never.bin", tally).await;
+    direct.delete_object("mp/copyfault/source.bin").await.expect("delete");
+    tally.pass("UploadPartCopy failing for good: an error, the upload aborted, nothing at the destination");
+}
+
 async fn suite(server: &Server) -> Tally {
     let direct = server.storage();
     let storage: Arc<dyn Storage> = Arc::new(server.storage());
@@ -591,6 +668,7 @@ async fn suite(server: &Server) -> Tally {
     put_object_in_parts(server, &direct, &mut tally).await;
     faults(server, &direct, &mut tally).await;
     copies(server, &storage, &direct, &mut tally).await;
+    copy_faults(server, &direct, &mut tally).await;
     r2_rules(server, &direct, &mut tally).await;
     tally.notes.sort();
     tally.notes.dedup();
@@ -605,12 +683,12 @@ async fn suite(server: &Server) -> Tally {
 async fn multipart_on_s3s_fs() {
     let server = servers::s3s().await;
     let tally = tokio::time::timeout(Duration::from_secs(300), suite(&server)).await.expect("no hang");
-    assert_eq!(tally.cases, 23);
+    assert_eq!(tally.cases, 25);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn multipart_on_garage() {
     let Some(server) = tokio::task::spawn_blocking(servers::garage).await.expect("garage start") else { return };
     let tally = tokio::time::timeout(Duration::from_secs(300), suite(&server)).await.expect("no hang");
-    assert_eq!(tally.cases, 23);
+    assert_eq!(tally.cases, 25);
 }

@@ -56,6 +56,20 @@ async fn assert_stored(direct: &S3Storage, key: &str, expected: &[u8]) {
     assert_eq!(Sha256::digest(&got), Sha256::digest(expected), "{key}: SHA-256 of what was stored");
 }
 
+/// An empty 500 answer.
+const EMPTY_500: &[u8] = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/// A 200 whose body is an S3 error document, as S3 answers a CompleteMultipartUpload or a copy that
+/// failed after the status line was sent.
+fn error_in_200() -> Vec<u8> {
+    let document = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>\n";
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{document}",
+        document.len()
+    )
+    .into_bytes()
+}
+
 async fn assert_nothing_left(server: &Server, direct: &S3Storage, key: &str, tally: &mut Tally) {
     assert!(read_back(direct, key).await.is_none(), "{}: {key}: something is visible at the key", server.name);
     match direct.list_multipart_uploads(key).await {
@@ -410,13 +424,7 @@ async fn faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 
     // Part 3 fails for good: the upload is aborted, nothing anywhere.
     let proxy = Proxy::start(&server.endpoint, move |r: &Seen| {
-        if is_part(r, "3") {
-            Fault::Respond(
-                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-            )
-        } else {
-            Fault::Forward
-        }
+        if is_part(r, "3") { Fault::Respond(EMPTY_500.to_vec()) } else { Fault::Forward }
     })
     .await;
     let err = through(&proxy)
@@ -429,12 +437,7 @@ async fn faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 
     // Completion answered with 200 and an error document: an error (retried when the code says it may
     // pass), never a success.
-    let document = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>\n";
-    let error_200 = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{document}",
-        document.len()
-    )
-    .into_bytes();
+    let error_200 = error_in_200();
     let is_complete = |r: &Seen| r.method == "POST" && r.target.contains("uploadId=");
     let first = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&first);
@@ -603,12 +606,7 @@ async fn copy_faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
             && r.target.contains(&format!("partNumber={number}&"))
             && r.header("x-amz-copy-source").is_some()
     };
-    let document = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>\n";
-    let error_200 = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{document}",
-        document.len()
-    )
-    .into_bytes();
+    let error_200 = error_in_200();
 
     // Once each: an <Error> inside a 200 (S3 answers a copy that failed midway so), and an answer cut
     // short after the server copied the part. Either way part 2 is copied again, alone.
@@ -638,13 +636,7 @@ async fn copy_faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 
     // Part 3 refused every time: an error, the copy's upload aborted, nothing at the destination.
     let proxy = Proxy::start(&server.endpoint, move |r: &Seen| {
-        if is_copy_part(r, "3") {
-            Fault::Respond(
-                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-            )
-        } else {
-            Fault::Forward
-        }
+        if is_copy_part(r, "3") { Fault::Respond(EMPTY_500.to_vec()) } else { Fault::Forward }
     })
     .await;
     let err = through(&proxy)

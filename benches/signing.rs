@@ -106,9 +106,10 @@ fn signing(c: &mut Criterion) {
 #[cfg(feature = "s3")]
 fn storage(c: &mut Criterion) {
     use stowage::{PutOptions, S3Config, Storage};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let credentials = Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-    let storage = S3Config::new("my-app-uploads", "us-east-1", credentials).build().expect("storage");
-    let options = PutOptions::new().content_type("image/png");
+    let storage = runtime.block_on(S3Config::new("my-app-uploads", "us-east-1", credentials).build()).expect("storage");
+    let options = PutOptions::new().with_content_type("image/png");
     let expires = Duration::from_secs(300);
     let mut g = c.benchmark_group("storage");
     g.bench_function("presign_put_static_credentials", |b| {
@@ -118,12 +119,8 @@ fn storage(c: &mut Criterion) {
     let temporary = Credentials::new("ASIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
         .with_session_token("IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+EXAMPLE/token")
         .with_expiry(time::OffsetDateTime::now_utc() + time::Duration::hours(6));
-    let rotating =
-        S3Config::from_provider("my-app-uploads", "us-east-1", stowage::credentials::StaticCredentials::new(temporary))
-            .build()
-            .expect("storage");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(rotating.refresh_credentials()).expect("credentials");
+    let provider = stowage::credentials::StaticCredentials::new(temporary);
+    let rotating = runtime.block_on(S3Config::new("my-app-uploads", "us-east-1", provider).build()).expect("storage");
     g.bench_function("presign_put_rotating_credentials", |b| {
         b.iter(|| rotating.presign_put(black_box(KEY), &options, expires).expect("presign"));
     });

@@ -12,10 +12,10 @@ use stowage::{PayloadSigning, PutOptions, Storage};
 
 fn uploads(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let server = rt.block_on(stowage::testing::TestServer::builder().bucket("bench").start()).expect("server");
+    let server = rt.block_on(stowage::testing::TestServer::builder().with_bucket("bench").start()).expect("server");
     let config = || server.config();
-    let unsigned = config().with_payload_signing(PayloadSigning::Never).build().expect("storage");
-    let signed = config().build().expect("storage");
+    let unsigned = rt.block_on(config().with_payload_signing(PayloadSigning::Never).build()).expect("storage");
+    let signed = rt.block_on(config().build()).expect("storage");
     let http = reqwest::Client::new();
 
     let mut group = c.benchmark_group("put_object");

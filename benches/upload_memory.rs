@@ -24,7 +24,7 @@ fn main() {
     }
     let mib: usize = std::env::var("STOWAGE_UPLOAD_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let server = rt.block_on(stowage::testing::TestServer::builder().bucket("memory").start()).expect("server");
+    let server = rt.block_on(stowage::testing::TestServer::builder().with_bucket("memory").start()).expect("server");
     let path = std::env::temp_dir().join(format!("stowage-upload-memory-{}.bin", std::process::id()));
     {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
@@ -40,7 +40,8 @@ fn main() {
     rt.block_on(async {
         let body = Body::from_file(&path).await.expect("file");
         storage.put_object("memory/big.bin", body, &PutOptions::new()).await.expect("upload");
-        let meta = storage.head_object("memory/big.bin").await.expect("head").expect("uploaded");
+        let meta =
+            storage.head_object("memory/big.bin", &stowage::GetOptions::new()).await.expect("head").expect("uploaded");
         assert_eq!(meta.size, (mib as u64) << 20);
     });
     let elapsed = started.elapsed();

@@ -84,39 +84,15 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
             return Ok(doctor.failures);
         }
     };
-    let storage: S3Storage = match config.with_retry(stowage::RetryPolicy::none()).build() {
+    // 2. Credentials: building the backend fetches them (which source gave them, until when, and why
+    //    the sources before it were passed over).
+    let bucket = config.bucket().to_owned();
+    let storage: S3Storage = match config.with_retry(stowage::RetryPolicy::none()).build().await {
         Ok(storage) => storage,
-        Err(e) => {
-            doctor.fail("configuration", e.to_string(), "fix the value named above");
-            return Ok(doctor.failures);
-        }
-    };
-    doctor.pass(
-        "configuration",
-        format!("{}, bucket {:?} at {}", storage.provider(), storage.bucket(), storage.address().authority()),
-    );
-
-    // 2. Credentials: which source gave them, until when, and why the sources before it were
-    //    passed over.
-    match storage.refresh_credentials().await {
-        Ok(()) => {
-            let status = storage.credentials_status();
-            let key = status.access_key_id.as_deref().unwrap_or("?");
-            let lifetime = match status.expires_at {
-                Some(at) => {
-                    let left = (at - time::OffsetDateTime::now_utc()).whole_minutes();
-                    format!("temporary, expire at {} (in {left} min), refreshed ahead of that", utc(at))
-                }
-                None => "long-term keys".to_owned(),
-            };
-            doctor.pass("credentials", format!("key {key} from {}: {lifetime}", status.source));
-            for skipped in &status.skipped {
-                println!("      passed over {}: {}", skipped.source, skipped.reason);
-            }
-        }
-        Err(e) => {
+        Err(Error::Credentials(e)) => {
+            doctor.pass("configuration", format!("bucket {bucket:?}"));
             let fix = match &e {
-                Error::Credentials(stowage::credentials::CredentialsError::NoneFound { .. }) => {
+                stowage::credentials::CredentialsError::NoneFound { .. } => {
                     "set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role gives \
                      credentials (see the README's Credentials section)"
                 }
@@ -125,10 +101,31 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
             doctor.fail("credentials", e.to_string(), fix);
             return Ok(doctor.failures);
         }
+        Err(e) => {
+            doctor.fail("configuration", e.to_string(), "fix the value named above");
+            return Ok(doctor.failures);
+        }
+    };
+    doctor.pass(
+        "configuration",
+        format!("{}, bucket {:?} at {}", storage.platform(), storage.bucket(), storage.address().authority()),
+    );
+    let status = storage.credentials_status();
+    let key = status.access_key_id.as_deref().unwrap_or("?");
+    let lifetime = match status.expires_at {
+        Some(at) => {
+            let left = (at - time::OffsetDateTime::now_utc()).whole_minutes();
+            format!("temporary, expire at {} (in {left} min), refreshed ahead of that", utc(at))
+        }
+        None => "long-term keys".to_owned(),
+    };
+    doctor.pass("credentials", format!("key {key} from {}: {lifetime}", status.source));
+    for skipped in &status.skipped {
+        println!("      passed over {}: {}", skipped.source, skipped.reason);
     }
 
     // 3. Reachability and permissions.
-    match storage.list_objects("", &ListOptions::new().max_keys(1)).await {
+    match storage.list_objects("", &ListOptions::new()).try_next().await {
         Ok(_) => doctor.pass("credentials and bucket", "the key can list the bucket"),
         Err(e)
             if e.code() == Some(&S3ErrorCode::AccessDenied)
@@ -188,7 +185,7 @@ async fn run() -> Result<u32, Box<dyn std::error::Error>> {
     let contents = "stowage doctor round trip\n";
     let http = reqwest::Client::new();
     let round_trip = async {
-        let options = PutOptions::new().content_type("text/plain").content_length(contents.len() as u64);
+        let options = PutOptions::new().with_content_type("text/plain").with_content_length(contents.len() as u64);
         let put = storage.presign_put(&key, &options, Duration::from_secs(120))?;
         // Sent as the browser on `origin` sends it, to see what the bucket lets the page read.
         let mut request = http.put(&put.url).header("origin", origin.as_str()).body(contents);

@@ -16,7 +16,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use stowage::Credentials;
+use stowage::credentials::EnvironmentCredentials;
 use stowage::sigv4::{AddressingStyle, BucketAddress, Method, Signer, parse_amz_date};
 
 const USAGE: &str = "\
@@ -145,7 +145,8 @@ fn run() -> Result<(), Failure> {
         println!("{USAGE}");
         return Ok(());
     };
-    let credentials = Credentials::from_env()?;
+    // Where credentials come from is the credentials layer's business; the signer only takes them.
+    let credentials = EnvironmentCredentials::new().credentials().map_err(|e| Failure::usage(e.to_string()))?;
     let bucket = env("S3_BUCKET", &[]).ok_or_else(|| Failure::usage("S3_BUCKET is not set"))?;
     let region = env("S3_REGION", &["AWS_REGION", "AWS_DEFAULT_REGION"])
         .ok_or_else(|| Failure::usage("S3_REGION is not set (use auto for Cloudflare R2)"))?;

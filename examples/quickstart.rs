@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stowage::testing::TestServer;
-use stowage::{GetOptions, PutOptions, S3Storage, Storage};
+use stowage::{GetOptions, PutOptions, S3Config, Storage};
 
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
@@ -28,11 +28,11 @@ fn step(n: u32, text: &str) {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the embedded server alive for the whole demo.
     let (storage, _embedded): (Arc<dyn Storage>, Option<TestServer>) = if std::env::var_os("S3_BUCKET").is_some() {
-        let storage = S3Storage::load_from_env().await?;
-        println!("Using bucket {:?} at {:?} ({:?}).", storage.bucket(), storage.address(), storage.provider());
+        let storage = S3Config::from_env()?.build().await?;
+        println!("Using bucket {:?} at {:?} ({:?}).", storage.bucket(), storage.address(), storage.platform());
         (Arc::new(storage), None)
     } else {
-        let server = TestServer::builder().bucket("quickstart").start().await?;
+        let server = TestServer::builder().with_bucket("quickstart").start().await?;
         println!("No S3_* configuration: started an embedded S3 server (s3s-fs) at {}.", server.endpoint());
         println!("(Set S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_ENDPOINT to use yours.)");
         (Arc::new(server.storage()?), Some(server))
@@ -43,7 +43,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let key = format!("quickstart/{}-{file_name}", time::OffsetDateTime::now_utc().unix_timestamp_nanos());
 
     step(1, "The server presigns a PUT that signs Content-Type and Content-Length:");
-    let options = PutOptions::new().content_type("text/plain; charset=utf-8").content_length(contents.len() as u64);
+    let options =
+        PutOptions::new().with_content_type("text/plain; charset=utf-8").with_content_length(contents.len() as u64);
     let upload = storage.presign_put(&key, &options, Duration::from_secs(300))?;
     println!("    {} {}", upload.method, upload.url);
     for (name, value) in &upload.headers {
@@ -64,14 +65,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     step(3, "The server checks what landed (HEAD):");
-    let meta = storage.head_object(&key).await?.ok_or("the object is missing after the upload")?;
+    let meta = storage
+        .head_object(&key, &stowage::GetOptions::new())
+        .await?
+        .ok_or("the object is missing after the upload")?;
     println!("    {} bytes, {:?}, ETag {:?}", meta.size, meta.content_type.as_deref().unwrap_or("?"), meta.etag);
     if meta.size != contents.len() as u64 {
         return Err("size differs from what was signed".into());
     }
 
     step(4, "The server presigns a GET that saves under the original name; the browser downloads it:");
-    let download = storage.presign_get(&key, &GetOptions::new().attachment(file_name), Duration::from_secs(300))?;
+    let download =
+        storage.presign_get(&key, &GetOptions::new().with_attachment(file_name), Duration::from_secs(300))?;
     println!("    GET {}", download.url);
     let response = http.get(&download.url).send().await?;
     let disposition = response.headers().get("content-disposition").and_then(|v| v.to_str().ok()).map(str::to_owned);

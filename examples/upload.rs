@@ -41,7 +41,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (config, _embedded) = if std::env::var_os("S3_BUCKET").is_some() {
         (S3Config::from_env()?, None)
     } else {
-        let server = stowage::testing::TestServer::builder().bucket("uploads").start().await?;
+        let server = stowage::testing::TestServer::builder().with_bucket("uploads").start().await?;
         println!("No S3_* configuration: uploading to an embedded S3 server (s3s-fs) at {}.", server.endpoint());
         (server.config(), Some(server))
     };
@@ -57,11 +57,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let part_size = number("UPLOAD_PART_SIZE")?.unwrap_or(stowage::multipart::DEFAULT_PART_SIZE);
     let threshold = number("UPLOAD_THRESHOLD")?.unwrap_or(stowage::DEFAULT_MULTIPART_THRESHOLD);
-    let storage = config.build()?;
+    let storage = config.build().await?;
 
     let body = Body::from_file(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
     let size = body.len();
-    let limits = if storage.provider() == stowage::Provider::R2 { MultipartLimits::R2 } else { MultipartLimits::S3 };
+    let limits = if storage.platform() == stowage::Platform::R2 { MultipartLimits::R2 } else { MultipartLimits::S3 };
     let parts = if size > threshold { PartPlan::new(size, part_size, &limits)?.part_count() } else { 1 };
     println!(
         "Uploading {} ({}) to {:?} in bucket {:?}, {}.",
@@ -80,7 +80,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let shown = bar.clone();
     let body = body.with_progress(move |p| shown.set_position(p.sent));
     let started = Instant::now();
-    let result = storage.put_object(&key, body, &PutOptions::new().content_type("application/octet-stream")).await;
+    let result = storage.put_object(&key, body, &PutOptions::new().with_content_type("application/octet-stream")).await;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
     let out = result?;
@@ -95,7 +95,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         indicatif::HumanBytes((size as f64 / seconds) as u64),
         out.etag.as_deref().unwrap_or("(none)")
     );
-    match storage.head_object(&key).await? {
+    match storage.head_object(&key, &stowage::GetOptions::new()).await? {
         Some(meta) if meta.size == size => {
             println!("Verified with a HEAD: {} bytes at {key:?}.", meta.size);
             Ok(())

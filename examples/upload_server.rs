@@ -41,7 +41,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::json;
 use stowage::constraints::{UploadPolicy, VerifyOptions, complete_upload};
-use stowage::{Body, CorsConfiguration, Error, GetOptions, ListOptions, PutOptions, S3Storage, Storage};
+use stowage::{Body, CorsConfiguration, Error, GetOptions, ListOptions, PutOptions, S3Config, Storage};
 
 const PAGE: &str = include_str!("static/upload.html");
 const UPPY_PAGE: &str = include_str!("static/uppy.html");
@@ -116,8 +116,8 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
                 // Chunks go from the request to the bucket through a small channel: memory stays bounded.
                 let (sender, receiver) = tokio::sync::mpsc::channel(4);
                 let body = Body::from_stream(channel_stream(receiver), size);
-                let options = PutOptions::new().content_type(content_type.as_str());
-                let upload = app.storage.put_object(&ticket.key, body, &options);
+                let options = PutOptions::new().with_content_type(content_type.as_str());
+                let upload = app.storage.put_object(&ticket.upload_key, body, &options);
                 let pump = async move {
                     let mut field = field;
                     loop {
@@ -136,9 +136,9 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
                 if let Err(e) = result {
                     return storage_failure(&e);
                 }
-                let verify = VerifyOptions::new().delete_on_mismatch(true);
+                let verify = VerifyOptions::new().with_delete_on_mismatch(true);
                 #[cfg(feature = "sniff")]
-                let verify = verify.sniff(true);
+                let verify = verify.with_sniff(true);
                 return match complete_upload(app.storage.as_ref(), &ticket, &verify).await {
                     Ok(meta) => {
                         Json(json!({ "key": meta.key, "filename": ticket.filename, "size": meta.size })).into_response()
@@ -153,19 +153,10 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
 
 /// The verified files (the final prefix only: staging is never listed), newest first.
 async fn files(State(app): State<Shared>) -> Response {
-    let mut out = Vec::new();
-    let mut options = ListOptions::new();
-    loop {
-        let page = match app.storage.list_objects(app.policy.key_prefix(), &options).await {
-            Ok(page) => page,
-            Err(e) => return storage_failure(&e),
-        };
-        out.extend(page.objects);
-        match page.next_continuation_token {
-            Some(token) => options = ListOptions::new().after(token),
-            None => break,
-        }
-    }
+    let mut out = match app.storage.list_objects(app.policy.key_prefix(), &ListOptions::new()).all().await {
+        Ok(objects) => objects,
+        Err(e) => return storage_failure(&e),
+    };
     out.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then_with(|| a.key.cmp(&b.key)));
     let files: Vec<serde_json::Value> = out
         .into_iter()
@@ -185,7 +176,7 @@ async fn download(State(app): State<Shared>, Path(key): Path<String>) -> Respons
         return fail(StatusCode::NOT_FOUND, "There is no such file.");
     }
     let filename = key.rsplit('/').next().unwrap_or("download");
-    match app.storage.presign_get(&key, &GetOptions::new().attachment(filename), Duration::from_secs(300)) {
+    match app.storage.presign_get(&key, &GetOptions::new().with_attachment(filename), Duration::from_secs(300)) {
         Ok(url) => Redirect::to(&url.url).into_response(),
         Err(e) => storage_failure(&e),
     }
@@ -195,9 +186,9 @@ async fn config(State(app): State<Shared>) -> Response {
     Json(json!({
         "backend": app.backend,
         "accepted": app.policy.accepted_in_words(),
-        "max_size": app.policy.max_size_bytes(),
+        "max_size": app.policy.max_size(),
         "multipart_threshold": app.multipart_threshold,
-        "part_size": app.policy.preferred_part_size(),
+        "part_size": app.policy.part_size(),
         "concurrency": app.concurrency,
     }))
     .into_response()
@@ -243,18 +234,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let multipart_threshold = bytes_setting("UPLOAD_MULTIPART_THRESHOLD", 16 << 20)?;
     let concurrency = bytes_setting("UPLOAD_CONCURRENCY", 4)?.clamp(1, 16);
     let mut policy = UploadPolicy::new("uploads/")
-        .staging("staging/")
-        .max_size(max_size)
-        .part_size(part_size)
-        .expires_in(Duration::from_secs(3600));
+        .with_staging_prefix("staging/")
+        .with_max_size(max_size)
+        .with_part_size(part_size)
+        .with_url_lifetime(Duration::from_secs(3600));
     for pattern in env("UPLOAD_TYPES").unwrap_or_else(|| "image/*,application/pdf,text/plain,video/*".into()).split(',')
     {
         policy = policy.allow_type(pattern.trim())?;
     }
 
     let (storage, backend, _embedded) = if env("S3_BUCKET").is_some() {
-        let s3 = S3Storage::load_from_env().await?;
-        let backend = format!("{} bucket “{}” at {}", s3.provider(), s3.bucket(), s3.address().authority());
+        let s3 = S3Config::from_env()?.build().await?;
+        let backend = format!("{} bucket “{}” at {}", s3.platform(), s3.bucket(), s3.address().authority());
         if std::env::args().any(|a| a == "--setup-cors") {
             s3.put_bucket_cors(&CorsConfiguration::for_browser_uploads([origin.as_str()])).await?;
             println!("CORS: wrote a rule allowing PUT, GET and HEAD from {origin}, ETag exposed");
@@ -269,7 +260,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         (Arc::new(s3) as Arc<dyn Storage>, backend, None)
     } else {
         let cors = CorsConfiguration::for_browser_uploads([origin.as_str()]);
-        let server = stowage::testing::TestServer::builder().bucket("uploads").cors(cors).start().await?;
+        let server = stowage::testing::TestServer::builder().with_bucket("uploads").with_cors(cors).start().await?;
         let s3 = server.storage()?;
         (Arc::new(s3) as Arc<dyn Storage>, "an S3 server embedded in this demo (s3s-fs)".to_owned(), Some(server))
     };

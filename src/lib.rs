@@ -51,17 +51,17 @@
 //! # #[cfg(feature = "s3")]
 //! # async fn demo() -> stowage::Result<()> {
 //! use std::time::Duration;
-//! use stowage::{GetOptions, PutOptions, S3Storage, Storage};
+//! use stowage::{GetOptions, PutOptions, S3Config, Storage};
 //!
-//! let storage = S3Storage::load_from_env().await?;
+//! let storage = S3Config::from_env()?.build().await?;
 //! let upload = storage.presign_put(
 //!     "avatars/42.png",
-//!     &PutOptions::new().content_type("image/png").content_length(48_213),
+//!     &PutOptions::new().with_content_type("image/png").with_content_length(48_213),
 //!     Duration::from_secs(300),
 //! )?;
 //! // … the browser PUTs to upload.url with upload.headers; then:
-//! let landed = storage.head_object("avatars/42.png").await?;
-//! let download = storage.presign_get("avatars/42.png", &GetOptions::new().attachment("me.png"), Duration::from_secs(600))?;
+//! let landed = storage.head_object("avatars/42.png", &GetOptions::new()).await?;
+//! let download = storage.presign_get("avatars/42.png", &GetOptions::new().with_attachment("me.png"), Duration::from_secs(600))?;
 //! # Ok(())
 //! # }
 //! ```
@@ -75,7 +75,7 @@
 //! | `s3` | yes | [`Storage`], [`S3Storage`] and the R2 rules (reqwest, tokio) |
 //! | `rustls` | yes | TLS through rustls (ring) with the webpki root certificates |
 //! | `native-tls` | | TLS through the platform's library (OpenSSL on Linux) |
-//! | `serde` | | `Serialize` for `PresignedRequest`, `ObjectMeta` and `ObjectList`; `Deserialize` for tickets |
+//! | `serde` | | `Serialize` for `PresignedRequest`, `ObjectMeta` and the multipart values; `Deserialize` for tickets |
 //! | `constraints` | | [`constraints`]: upload policies, safe keys, presigned POST, verification after upload |
 //! | `sniff` | | [`constraints::verify_upload`] also checks the first bytes against the declared type (`infer`) |
 //! | `axum` | | [`axum`]: drop-in upload endpoints (single, multipart, quarantine, Uppy's protocol) |
@@ -103,6 +103,8 @@ mod body;
 #[cfg(feature = "constraints")]
 #[cfg_attr(docsrs, doc(cfg(feature = "constraints")))]
 pub mod constraints;
+#[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod credentials;
 mod error;
 #[cfg(feature = "s3")]
@@ -111,6 +113,8 @@ pub mod multipart;
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod r2;
+#[cfg(feature = "s3")]
+mod random;
 #[cfg(feature = "s3")]
 mod s3;
 pub mod sigv4;
@@ -121,22 +125,25 @@ mod storage;
 pub mod testing;
 #[cfg(feature = "s3")]
 mod trace;
+#[cfg(feature = "s3")]
+mod wire;
 
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use body::{Body, ObjectBody, TransferProgress};
-pub use credentials::Credentials;
 pub use error::{Error, Result, S3ErrorCode, ServiceError};
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{
     CorsConfiguration, CorsRule, CredentialsStatus, DEFAULT_CONCURRENCY, DEFAULT_COPY_PART_SIZE, DEFAULT_LOAD_TIMEOUT,
-    DEFAULT_MULTIPART_THRESHOLD, DEFAULT_REFRESH_WINDOW, PayloadSigning, PreflightReport, PresignExpiry, Provider,
+    DEFAULT_MULTIPART_THRESHOLD, DEFAULT_REFRESH_WINDOW, PayloadSigning, Platform, PreflightReport, PresignExpiry,
     RetryPolicy, S3Config, S3Storage,
 };
+pub use sigv4::Credentials;
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use storage::{
-    ByteRange, CopyOptions, Disposition, GetObjectOutput, GetOptions, ListOptions, ObjectList, ObjectMeta, PostPolicy,
-    PresignedPost, PresignedRequest, PutObjectOutput, PutOptions, Storage, content_disposition,
+    ByteRange, CompleteOptions, CopyOptions, CopySource, Disposition, GetObjectOutput, GetOptions, ListOptions,
+    Listing, ObjectMeta, PartOptions, PostPolicy, PresignedPost, PresignedRequest, PutMode, PutObjectOutput,
+    PutOptions, Storage, content_disposition,
 };

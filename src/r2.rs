@@ -96,6 +96,32 @@ pub(crate) fn check_upload_headers<'a>(headers: impl IntoIterator<Item = (&'a st
     Ok(())
 }
 
+/// The S3 endpoint of R2 account `account` (letters and digits), in `jurisdiction` (`eu`,
+/// `fedramp`) when given: `https://<account>[.<jurisdiction>].r2.cloudflarestorage.com`.
+pub(crate) fn endpoint(account: &str, jurisdiction: Option<&str>) -> Result<String, Error> {
+    if account.is_empty() {
+        return Err(Error::Config("the Cloudflare R2 account id is empty".into()));
+    }
+    if !account.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::Config(format!("invalid R2 account id {account:?}: expected letters and digits")));
+    }
+    Ok(match jurisdiction {
+        Some(j) if j.is_empty() || !j.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) => {
+            return Err(Error::Config(format!("invalid R2 jurisdiction {j:?}: expected eu or fedramp")));
+        }
+        Some(j) => format!("https://{account}.{j}.r2.cloudflarestorage.com"),
+        None => format!("https://{account}.r2.cloudflarestorage.com"),
+    })
+}
+
+/// Whether `endpoint` is an R2 S3 endpoint (a host under `r2.cloudflarestorage.com`).
+pub(crate) fn is_endpoint(endpoint: &str) -> bool {
+    url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.ends_with(".r2.cloudflarestorage.com")))
+        .unwrap_or(false)
+}
+
 /// Checks the size of a single PUT.
 pub(crate) fn check_upload_size(len: u64) -> Result<(), Error> {
     if len > MAX_PUT_SIZE {
@@ -138,5 +164,18 @@ mod tests {
         assert!(check_upload_headers([("x-amz-meta-a", big.as_str())]).is_err());
         assert!(check_upload_size(MAX_PUT_SIZE).is_ok());
         assert!(check_upload_size(MAX_PUT_SIZE + 1).is_err());
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(endpoint("acct01", None).unwrap(), "https://acct01.r2.cloudflarestorage.com");
+        assert_eq!(endpoint("acct01", Some("eu")).unwrap(), "https://acct01.eu.r2.cloudflarestorage.com");
+        assert!(endpoint("acct/01", None).is_err());
+        assert!(endpoint("", None).unwrap_err().to_string().contains("account id is empty"));
+        assert!(endpoint("a", Some("E U")).is_err());
+        assert!(is_endpoint("https://abc.r2.cloudflarestorage.com"));
+        assert!(is_endpoint("https://abc.eu.r2.cloudflarestorage.com/"));
+        assert!(!is_endpoint("https://r2.cloudflarestorage.com.evil.example"));
+        assert!(!is_endpoint("not a url"));
     }
 }

@@ -45,13 +45,6 @@ impl Drop for Demo {
     }
 }
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    let path = exe.parent().and_then(|p| p.parent()).expect("target dir").join("examples").join(name);
-    assert!(path.exists(), "{} is missing: cargo test builds the examples", path.display());
-    path
-}
-
 /// Uppy's bundle, fetched with npm when it is not there yet.
 fn uppy_dist() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -141,7 +134,7 @@ fn windows_program(len: usize) -> Vec<u8> {
 async fn upload_demo_in_a_real_browser() {
     let Some((driver, browser)) = chromedriver() else { return };
     let Some(garage) = tokio::task::spawn_blocking(support::servers::garage).await.expect("garage") else { return };
-    let direct = garage.storage();
+    let direct = garage.storage().await;
     let uppy = uppy_dist();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
@@ -150,7 +143,7 @@ async fn upload_demo_in_a_real_browser() {
     let proxy = Proxy::start(&garage.endpoint, |_| Fault::Forward).await;
 
     let _demo = Demo(
-        Command::new(example("upload_server"))
+        Command::new(support::example("upload_server"))
             .env("S3_BUCKET", &garage.bucket)
             .env("S3_REGION", &garage.region)
             .env("S3_ENDPOINT", &proxy.endpoint)
@@ -326,10 +319,10 @@ async fn upload_demo_in_a_real_browser() {
         )
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let uploads = direct.list_multipart_uploads("uploads/").await.expect("uploads in progress");
+    let uploads = direct.list_multipart_uploads("uploads/").all().await.expect("uploads in progress");
     assert!(uploads.is_empty(), "cancel leaves nothing in progress: {uploads:?}");
-    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).await.expect("staging");
-    assert!(staging.objects.is_empty(), "cancel leaves nothing in staging: {:?}", staging.objects);
+    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).all().await.expect("staging");
+    assert!(staging.is_empty(), "cancel leaves nothing in staging: {staging:?}");
 
     // 3. A Windows program named .png: never listed or served, before, during or after completion.
     let watching = Arc::new(AtomicBool::new(true));
@@ -378,7 +371,10 @@ async fn upload_demo_in_a_real_browser() {
     assert!(replay.status < 500, "{}", replay.status);
     let final_key = ticket["final_key"].as_str().expect("final key").to_owned();
     assert_eq!(download(&origin, &final_key).await.0, 404, "never served");
-    assert!(direct.head_object(&final_key).await.expect("head").is_none(), "never at its final key");
+    assert!(
+        direct.head_object(&final_key, &stowage::GetOptions::new()).await.expect("head").is_none(),
+        "never at its final key"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     watching.store(false, Ordering::SeqCst);
     let looks = watcher.await.expect("the listing watcher");

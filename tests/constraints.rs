@@ -14,7 +14,8 @@ use stowage::constraints::{
 };
 use stowage::{Error, GetOptions, PutOptions, Storage};
 use support::raw_http;
-use support::servers::{self, Server};
+use support::servers::Server;
+use support::{Tally, on_each_server};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 
@@ -24,16 +25,14 @@ fn policy() -> UploadPolicy {
         .and_then(|p| p.allow_type("image/jpeg"))
         .and_then(|p| p.allow_type("text/*"))
         .expect("patterns")
-        .max_size(1024 * 1024)
+        .with_max_size(1024 * 1024)
 }
 
 fn headers(ticket: &stowage::constraints::UploadTicket) -> Vec<(&str, &str)> {
     ticket.request.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
-struct Count(u32);
-
-async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, count: &mut Count) {
+async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut Tally) {
     let policy = policy();
 
     // The signed type and size: accepted, and verified (sniffing a real PNG).
@@ -41,15 +40,18 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, count: &mut
         .presign_upload(storage.as_ref(), "../../me\u{202E}gnp.exe.png", "image/png", PNG.len() as u64)
         .expect("ticket");
     assert!(
-        ticket.key.starts_with("uploads/") && !ticket.key.contains("..") && !ticket.key.contains('\u{202E}'),
+        ticket.upload_key.starts_with("uploads/")
+            && !ticket.upload_key.contains("..")
+            && !ticket.upload_key.contains('\u{202E}'),
         "{}",
-        ticket.key
+        ticket.upload_key
     );
     let response = raw_http::send("PUT", &ticket.request.url, &headers(&ticket), PNG).await;
     assert_eq!(response.status / 100, 2, "{}: {}", server.name, response.text());
-    let meta = verify_upload(storage.as_ref(), &ticket, &VerifyOptions::new().sniff(true)).await.expect("verified");
+    let meta =
+        verify_upload(storage.as_ref(), &ticket, &VerifyOptions::new().with_sniff(true)).await.expect("verified");
     assert_eq!(meta.size, PNG.len() as u64);
-    count.0 += 1;
+    tally.pass("the signed type and size: uploaded, verified, sniffed");
 
     // Refused by the server itself; nothing is stored, and verification says so.
     let ticket = policy.presign_upload(storage.as_ref(), "photo.png", "image/png", PNG.len() as u64).expect("ticket");
@@ -77,7 +79,7 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, count: &mut
             }
             other => panic!("{}: {what}: {other:?}", server.name),
         }
-        count.0 += 1;
+        tally.pass("refused by the server itself; verification says nothing arrived");
     }
 
     // Bytes that are not what the declared type says: the server cannot know, verification can.
@@ -85,7 +87,7 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, count: &mut
     let ticket = policy.presign_upload(storage.as_ref(), "cat.png", "image/png", fake.len() as u64).expect("ticket");
     let response = raw_http::send("PUT", &ticket.request.url, &headers(&ticket), fake).await;
     assert_eq!(response.status / 100, 2, "{}: {}", server.name, response.text());
-    let options = VerifyOptions::new().sniff(true).delete_on_mismatch(true);
+    let options = VerifyOptions::new().with_sniff(true).with_delete_on_mismatch(true);
     match verify_upload(storage.as_ref(), &ticket, &options).await {
         Err(Error::Mismatch(m)) => {
             assert!(matches!(&m.problems[..], [Mismatch::Content { declared, .. }] if declared == "image/png"), "{m}");
@@ -95,13 +97,16 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, count: &mut
         }
         other => panic!("{}: {other:?}", server.name),
     }
-    assert!(storage.head_object(&ticket.key).await.expect("head").is_none(), "the mismatching object is gone");
-    count.0 += 1;
+    assert!(
+        storage.head_object(&ticket.upload_key, &stowage::GetOptions::new()).await.expect("head").is_none(),
+        "the mismatching object is gone"
+    );
+    tally.pass("a liar (other bytes than its type) deleted by verification");
 
     // Size and type checked from the HEAD alone (an object written at the ticket's key another way).
     let ticket = policy.presign_upload(storage.as_ref(), "notes.txt", "text/plain", 5).expect("ticket");
     storage
-        .put_object(&ticket.key, "not five bytes".into(), &PutOptions::new().content_type("text/html"))
+        .put_object(&ticket.upload_key, "not five bytes".into(), &PutOptions::new().with_content_type("text/html"))
         .await
         .expect("put");
     match verify_upload(storage.as_ref(), &ticket, &VerifyOptions::new()).await {
@@ -112,8 +117,8 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, count: &mut
         }
         other => panic!("{}: {other:?}", server.name),
     }
-    storage.delete_object(&ticket.key).await.expect("delete");
-    count.0 += 1;
+    storage.delete_object(&ticket.upload_key).await.expect("delete");
+    tally.pass("size and type checked from the HEAD alone");
 
     // The client's claims are checked before anything is signed.
     for (claims, status) in [
@@ -126,15 +131,15 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, count: &mut
             other => panic!("{claims:?}: {other:?}"),
         }
     }
-    count.0 += 1;
+    tally.pass("claims checked before anything is signed");
 }
 
-async fn presigned_posts(server: &Server, storage: &Arc<dyn Storage>, count: &mut Count) {
+async fn presigned_posts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut Tally) {
     let policy = policy();
     let (ticket, post) =
         policy.presign_post(storage.as_ref(), "form upload.png", "image/png", PNG.len() as u64).expect("post");
     let field = |name: &str| post.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    assert_eq!(field("key").as_deref(), Some(ticket.key.as_str()));
+    assert_eq!(field("key").as_deref(), Some(ticket.upload_key.as_str()));
 
     // Breaking each condition: refused by the server.
     let mut wrong_key = post.fields.clone();
@@ -163,33 +168,41 @@ async fn presigned_posts(server: &Server, storage: &Arc<dyn Storage>, count: &mu
             response.status,
             response.text()
         );
-        count.0 += 1;
+        tally.pass("a POST form breaking its policy refused by the server");
     }
 
     // The form as signed: stored, and verified.
     let (body, content_type) = support::multipart::form(&post.fields, "form upload.png", "image/png", PNG);
     let response = raw_http::send("POST", &post.url, &[("content-type", content_type.as_str())], &body).await;
     assert_eq!(response.status / 100, 2, "{}: {} {}", server.name, response.status, response.text());
-    verify_upload(storage.as_ref(), &ticket, &VerifyOptions::new().sniff(true)).await.expect("verified");
-    let got = storage.get_object(&ticket.key, &GetOptions::new()).await.expect("get").bytes().await.expect("body");
+    verify_upload(storage.as_ref(), &ticket, &VerifyOptions::new().with_sniff(true)).await.expect("verified");
+    let got = storage
+        .get_object(&ticket.upload_key, &GetOptions::new())
+        .await
+        .expect("get")
+        .expect("stored")
+        .bytes()
+        .await
+        .expect("body");
     assert_eq!(got.as_ref(), PNG);
-    count.0 += 1;
+    tally.pass("a POST form within its policy: stored and verified");
 }
 
-async fn safe_keys_are_stored(server: &Server, storage: &Arc<dyn Storage>, count: &mut Count) {
+async fn safe_keys_are_stored(server: &Server, storage: &Arc<dyn Storage>, tally: &mut Tally) {
     for name in hostile_names() {
         let key = safe_key("uploads/", &name);
         if server.name == "s3s-fs" && key.len() > 180 {
             // s3s-fs names a bookkeeping file after base64(key); see the conformance suite.
+            tally.note(format!("s3s-fs: a safe key of {} bytes not tried (s3s-fs stores at most 180)", key.len()));
             continue;
         }
         storage
             .put_object(&key, "x".into(), &PutOptions::new())
             .await
             .unwrap_or_else(|e| panic!("{}: {key:?}: {e}", server.name));
-        assert!(storage.head_object(&key).await.expect("head").is_some(), "{key:?}");
+        assert!(storage.head_object(&key, &stowage::GetOptions::new()).await.expect("head").is_some(), "{key:?}");
         storage.delete_object(&key).await.expect("delete");
-        count.0 += 1;
+        tally.pass("a safe key from a hostile file name stored");
     }
 }
 
@@ -254,9 +267,9 @@ fn file_names_become_safe_keys() {
     assert_ne!(safe_key("u/", "a.png"), safe_key("u/", "a.png"), "two uploads of one name never collide");
 }
 
-#[test]
-fn r2_has_no_post_uploads() {
-    let r2 = stowage::S3Config::r2("acct", "b", stowage::Credentials::new("k", "s")).build().expect("r2");
+#[tokio::test]
+async fn r2_has_no_post_uploads() {
+    let r2 = stowage::S3Config::r2("acct", "b", stowage::Credentials::new("k", "s")).build().await.expect("r2");
     match policy().presign_post(&r2, "a.png", "image/png", 10) {
         Err(Error::Unsupported { backend, .. }) => assert_eq!(backend, "Cloudflare R2"),
         other => panic!("{other:?}"),
@@ -264,22 +277,18 @@ fn r2_has_no_post_uploads() {
     assert!(matches!(policy().check("a", "image/png", 0), Err(PolicyViolation::Empty)));
 }
 
-async fn suite(server: &Server) {
-    let storage: Arc<dyn Storage> = Arc::new(server.storage());
-    let mut count = Count(0);
-    presigned_puts(server, &storage, &mut count).await;
-    presigned_posts(server, &storage, &mut count).await;
-    safe_keys_are_stored(server, &storage, &mut count).await;
-    eprintln!("constraints on {}: {} cases passed", server.name, count.0);
+async fn suite(server: &Server) -> Tally {
+    let storage: Arc<dyn Storage> = Arc::new(server.storage().await);
+    let mut tally = Tally::default();
+    presigned_puts(server, &storage, &mut tally).await;
+    presigned_posts(server, &storage, &mut tally).await;
+    safe_keys_are_stored(server, &storage, &mut tally).await;
+    tally.finish("constraints", server.name)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn on_s3s_fs() {
-    suite(&servers::s3s().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn on_garage() {
-    let Some(server) = tokio::task::spawn_blocking(servers::garage).await.expect("garage start") else { return };
-    suite(&server).await;
-}
+on_each_server!(suite, |server: &Server, tally: Tally| {
+    // The hostile names' keys are all stored on Garage; on s3s-fs the one over 180 bytes is not tried.
+    let expected = if server.name == "s3s-fs" { 32 } else { 33 };
+    assert_eq!(tally.cases, expected, "{}: {:?}", server.name, tally.notes);
+    assert_eq!(tally.notes.len(), usize::from(server.name == "s3s-fs"), "{:?}", tally.notes);
+});

@@ -9,7 +9,7 @@ use stowage::{CorsConfiguration, CorsRule};
 #[tokio::test(flavor = "multi_thread")]
 async fn bucket_cors_on_garage() {
     let Some(server) = tokio::task::spawn_blocking(support::servers::garage).await.expect("garage") else { return };
-    let storage = server.storage();
+    let storage = server.storage().await;
     let origin = "http://127.0.0.1:3000";
 
     assert_eq!(storage.get_bucket_cors().await.expect("get"), None, "no configuration yet");

@@ -86,8 +86,7 @@ fn in_the_future(t: Option<time::OffsetDateTime>, within: time::Duration) {
 
 /// A backend for `server` whose credentials come from `provider`.
 fn storage_with(server: &Server, provider: impl ProvideCredentials + 'static) -> S3Config {
-    S3Config::from_provider(server.bucket.as_str(), server.region.as_str(), provider)
-        .with_endpoint(server.endpoint.as_str())
+    S3Config::new(server.bucket.as_str(), server.region.as_str(), provider).with_endpoint(server.endpoint.as_str())
 }
 
 fn container_chain(endpoint: &ContainerEndpoint) -> CredentialsChain {
@@ -96,7 +95,7 @@ fn container_chain(endpoint: &ContainerEndpoint) -> CredentialsChain {
 
 async fn round_trip(storage: &S3Storage, key: &str) {
     storage.put_object(key, "hello".into(), &PutOptions::new()).await.expect("put");
-    assert_eq!(storage.head_object(key).await.expect("head").expect("stored").size, 5);
+    assert_eq!(storage.head_object(key, &stowage::GetOptions::new()).await.expect("head").expect("stored").size, 5);
     let url = storage.presign_get(key, &GetOptions::new(), Duration::from_secs(60)).expect("presign");
     let got = raw_http::send("GET", &url.url, &[], &[]).await;
     assert_eq!((got.status, got.text().as_str()), (200, "hello"), "presigned GET");
@@ -113,7 +112,7 @@ async fn environment_variables_sign_at_once() {
         ("AWS_SECRET_ACCESS_KEY", &secret(s3.secret.clone())),
     ]))
     .expect("config");
-    let storage = config.build().expect("storage");
+    let storage = config.build().await.expect("storage");
     // Ready without any await: presigning works straight away.
     storage.presign_get("k", &GetOptions::new(), Duration::from_secs(60)).expect("presign");
     round_trip(&storage, "env/a.txt").await;
@@ -187,7 +186,7 @@ async fn profiles_static_keys_process_loops_and_missing() {
     };
 
     // Keys in the credentials file, region from the config file: ready without the network.
-    let storage = S3Config::from_lookup(lookup("app")).expect("config").build().expect("storage");
+    let storage = S3Config::from_lookup(lookup("app")).expect("config").build().await.expect("storage");
     assert_eq!(storage.signer().expect("signer").region(), "eu-central-1");
     round_trip(&storage, "profile/static.txt").await;
     let status = storage.credentials_status();
@@ -195,7 +194,7 @@ async fn profiles_static_keys_process_loops_and_missing() {
     assert!(status.skipped.iter().any(|s| s.source == "the environment"), "{status:?}");
 
     // credential_process: fetched, then used.
-    let storage = S3Config::from_lookup(lookup("proc")).expect("config").build().expect("storage");
+    let storage = S3Config::from_lookup(lookup("proc")).expect("config").build().await.expect("storage");
     storage.refresh_credentials().await.expect("credential_process");
     round_trip(&storage, "profile/process.txt").await;
     assert_eq!(storage.credentials_status().expires_at.map(|t| t.year()), Some(2999));
@@ -219,13 +218,14 @@ async fn profiles_static_keys_process_loops_and_missing() {
         ("loop-a", "source_profile loops: loop-a → loop-b → loop-a"),
         ("missing", "no such profile"),
     ] {
-        let storage = S3Config::from_lookup(lookup(profile))
+        let started = Instant::now();
+        // The backend is built with its credentials in hand, or not at all.
+        let built = S3Config::from_lookup(lookup(profile))
             .expect("config")
             .with_credentials_load_timeout(Duration::from_secs(1))
             .build()
-            .expect("storage");
-        let started = Instant::now();
-        let Err(Error::Credentials(e)) = storage.head_object("x").await else { panic!("{profile}: no credentials") };
+            .await;
+        let Err(Error::Credentials(e)) = built else { panic!("{profile}: built without credentials") };
         let text = err_text(&e);
         assert!(text.contains(expect), "{profile}: {text}");
         assert!(text.contains(profile) || profile == "hangs", "{profile} not named: {text}");
@@ -461,27 +461,27 @@ async fn refresh_single_flight_early_refresh_and_endpoint_down() {
     let s3 = servers::s3s().await;
     let keys = |expires_in| Served::new(&s3.access_key, &secret(s3.secret.clone()), expires_in);
 
-    // A cold cache: 200 concurrent requests, one fetch.
+    // Built with its credentials in hand: one fetch, then 200 concurrent requests fetch nothing.
     let endpoint = ContainerEndpoint::start(keys(time::Duration::hours(1))).await;
-    let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
+    let storage = storage_with(&s3, container_chain(&endpoint)).build().await.expect("storage");
+    assert_eq!(endpoint.requests(), 1, "build fetched the credentials");
     storage.put_object("refresh/a.txt", "a".into(), &PutOptions::new()).await.expect("put");
-    let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
-    let before = endpoint.requests();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..200 {
         let storage = storage.clone();
-        tasks.spawn(async move { storage.head_object("refresh/a.txt").await.map(|m| m.map(|m| m.size)) });
+        tasks.spawn(async move {
+            storage.head_object("refresh/a.txt", &GetOptions::new()).await.map(|m| m.map(|m| m.size))
+        });
     }
     while let Some(done) = tasks.join_next().await {
         assert_eq!(done.expect("task").expect("head"), Some(1));
     }
-    assert_eq!(endpoint.requests() - before, 1, "200 concurrent requests, one fetch");
+    assert_eq!(endpoint.requests(), 1, "200 concurrent requests, no fetch");
 
     // Six minutes from expiry: inside the refresh window, so the next use refreshes — once, in the
     // background, however many presign at the same moment.
     endpoint.serve(keys(time::Duration::minutes(6)));
-    let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
-    storage.refresh_credentials().await.expect("load");
+    let storage = storage_with(&s3, container_chain(&endpoint)).build().await.expect("storage");
     let loaded = endpoint.requests();
     tokio::time::sleep(Duration::from_millis(1100)).await; // past the first backoff step
     let mut tasks = tokio::task::JoinSet::new();
@@ -506,7 +506,10 @@ async fn refresh_single_flight_early_refresh_and_endpoint_down() {
     endpoint.stop().await;
     tokio::time::sleep(Duration::from_millis(2100)).await; // past the backoff of the refresh above
     for i in 0..5 {
-        storage.head_object("refresh/a.txt").await.unwrap_or_else(|e| panic!("head {i}: {}", shown(&e)));
+        storage
+            .head_object("refresh/a.txt", &stowage::GetOptions::new())
+            .await
+            .unwrap_or_else(|e| panic!("head {i}: {}", shown(&e)));
         storage.presign_get("refresh/a.txt", &GetOptions::new(), Duration::from_secs(60)).expect("presign");
     }
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -515,7 +518,7 @@ async fn refresh_single_flight_early_refresh_and_endpoint_down() {
     }
     let status = storage.credentials_status();
     assert!(matches!(status.last_error, Some(CredentialsError::Unreachable { .. })), "{}", shown(&status));
-    storage.head_object("refresh/a.txt").await.expect("still signing");
+    storage.head_object("refresh/a.txt", &stowage::GetOptions::new()).await.expect("still signing");
 }
 
 #[tokio::test]
@@ -525,8 +528,7 @@ async fn expired_credentials_are_never_used_and_urls_end_with_them() {
 
     // A presigned URL ends when the credentials do: shortened by default, refused on request.
     let endpoint = ContainerEndpoint::start(keys(time::Duration::minutes(30))).await;
-    let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
-    storage.refresh_credentials().await.expect("load");
+    let storage = storage_with(&s3, container_chain(&endpoint)).build().await.expect("storage");
     let until = storage.credentials_status().expires_at.expect("expiry");
     let url = storage.presign_put("expiry/a.txt", &PutOptions::new(), Duration::from_secs(7200)).expect("presign");
     assert!(url.expires_at <= until, "{} > {until}", url.expires_at);
@@ -540,8 +542,8 @@ async fn expired_credentials_are_never_used_and_urls_end_with_them() {
     let refusing = storage_with(&s3, container_chain(&endpoint))
         .with_presign_expiry(PresignExpiry::Refuse)
         .build()
+        .await
         .expect("storage");
-    refusing.refresh_credentials().await.expect("load");
     let Err(Error::Credentials(e)) =
         refusing.presign_get("expiry/a.txt", &GetOptions::new(), Duration::from_secs(7200))
     else {
@@ -549,31 +551,24 @@ async fn expired_credentials_are_never_used_and_urls_end_with_them() {
     };
     assert!(matches!(e, CredentialsError::OutlivesCredentials { .. }), "{}", err_text(&e));
 
-    // Presigning before any credentials arrived says how to have them.
-    let cold = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
-    let Err(Error::Credentials(e)) = cold.presign_get("k", &GetOptions::new(), Duration::from_secs(60)) else {
-        panic!("not loaded")
-    };
-    assert!(matches!(e, CredentialsError::NotLoaded { .. }) && e.to_string().contains("load_from_env"), "{e}");
-
-    // Credentials served with too little time to sign a request are a failed fetch, not a storm.
+    // Credentials served with too little time to sign a request are a failed fetch, not a storm:
+    // the backend is not built.
     endpoint.serve(keys(time::Duration::seconds(8)));
-    let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
-    let e = storage.refresh_credentials().await.expect_err("too short");
-    let Error::Credentials(e) = e else { panic!("{e}") };
+    let Err(Error::Credentials(e)) = storage_with(&s3, container_chain(&endpoint)).build().await else {
+        panic!("built with credentials too short to sign with")
+    };
     assert!(err_text(&e).contains("too soon to sign with"), "{e}");
 
     // Credentials with 17 s left, and the endpoint gone: requests sign with them while more than
     // 15 s remain, then get a typed error naming the source and the failed refresh; presigned URLs
     // still end with them.
     endpoint.serve(keys(time::Duration::seconds(18)));
-    let storage = storage_with(&s3, container_chain(&endpoint)).build().expect("storage");
-    storage.refresh_credentials().await.expect("load");
+    let storage = storage_with(&s3, container_chain(&endpoint)).build().await.expect("storage");
     endpoint.stop().await;
-    storage.head_object("expiry/a.txt").await.expect("still usable");
+    storage.head_object("expiry/a.txt", &stowage::GetOptions::new()).await.expect("still usable");
     tokio::time::sleep(Duration::from_millis(3100)).await;
     let started = Instant::now();
-    let Err(Error::Credentials(e)) = storage.head_object("expiry/a.txt").await else {
+    let Err(Error::Credentials(e)) = storage.head_object("expiry/a.txt", &stowage::GetOptions::new()).await else {
         panic!("credentials about to expire used for a request")
     };
     let text = err_text(&e);
@@ -590,8 +585,8 @@ async fn expired_credentials_are_never_used_and_urls_end_with_them() {
     let ahead = storage_with(&s3, container_chain(&fresh))
         .with_clock_skew(time::Duration::seconds(40))
         .build()
+        .await
         .expect("storage");
-    ahead.refresh_credentials().await.expect("load");
     let Err(Error::Credentials(e)) = ahead.presign_get("k", &GetOptions::new(), Duration::from_secs(60)) else {
         panic!("expired credentials used for presigning")
     };
@@ -601,12 +596,13 @@ async fn expired_credentials_are_never_used_and_urls_end_with_them() {
         .config()
         .with_credentials(s3.credentials().with_expiry(time::OffsetDateTime::now_utc() - time::Duration::seconds(1)))
         .build()
+        .await
         .expect("storage");
     let Err(Error::Credentials(e)) = fixed.presign_get("k", &GetOptions::new(), Duration::from_secs(60)) else {
         panic!("expired fixed credentials used for presigning")
     };
     assert!(matches!(e, CredentialsError::Expired { .. }), "{}", err_text(&e));
-    let Err(Error::Credentials(e)) = fixed.head_object("expiry/a.txt").await else {
+    let Err(Error::Credentials(e)) = fixed.head_object("expiry/a.txt", &stowage::GetOptions::new()).await else {
         panic!("expired fixed credentials used for a request")
     };
     assert!(matches!(e, CredentialsError::Expired { .. }), "{}", err_text(&e));
@@ -614,12 +610,10 @@ async fn expired_credentials_are_never_used_and_urls_end_with_them() {
     // A fetch that hangs is bounded by the load timeout.
     let slow = ContainerEndpoint::start(keys(time::Duration::hours(1))).await;
     slow.behave(Behaviour::Slow(Duration::from_secs(30)));
-    let storage = storage_with(&s3, container_chain(&slow))
-        .with_credentials_load_timeout(Duration::from_secs(1))
-        .build()
-        .expect("storage");
     let started = Instant::now();
-    let Err(Error::Credentials(e)) = storage.head_object("expiry/a.txt").await else { panic!("timeout") };
+    let built =
+        storage_with(&s3, container_chain(&slow)).with_credentials_load_timeout(Duration::from_secs(1)).build().await;
+    let Err(Error::Credentials(e)) = built else { panic!("timeout") };
     assert!(matches!(e, CredentialsError::Timeout { .. }), "{}", err_text(&e));
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }
@@ -637,7 +631,7 @@ async fn garage_key_rotation_end_to_end() {
         cli(&["bucket", "allow", "--read", "--write", garage.bucket.as_str(), "--key", id]);
     }
     let endpoint = ContainerEndpoint::start(Served::new(id_a, &secret_a, time::Duration::hours(1))).await;
-    let storage = storage_with(&garage, container_chain(&endpoint)).build().expect("storage");
+    let storage = storage_with(&garage, container_chain(&endpoint)).build().await.expect("storage");
     round_trip(&storage, "rotation/before.txt").await;
     let old_url =
         storage.presign_get("rotation/before.txt", &GetOptions::new(), Duration::from_secs(600)).expect("presign");
@@ -655,7 +649,15 @@ async fn garage_key_rotation_end_to_end() {
     assert!(new_url.url.contains(id_b) && !new_url.url.contains(id_a), "the signing key follows the credentials");
     assert_eq!(storage.credentials_status().access_key_id.as_deref(), Some(id_b));
     assert_eq!(endpoint.requests(), 2, "one fetch for the rotation");
-    assert_eq!(storage.head_object("rotation/before.txt").await.expect("head").expect("stored").size, 5);
+    assert_eq!(
+        storage
+            .head_object("rotation/before.txt", &stowage::GetOptions::new())
+            .await
+            .expect("head")
+            .expect("stored")
+            .size,
+        5
+    );
 
     // A real permission error (a read-only key) is not a rotation: the provider is asked once (here
     // it gives a new session token at every call, as STS-backed sources do, so the request is sent
@@ -665,9 +667,17 @@ async fn garage_key_rotation_end_to_end() {
     cli(&["bucket", "allow", "--read", garage.bucket.as_str(), "--key", id_c]);
     endpoint.serve(Served::new(id_c, &secret_c, time::Duration::hours(1)));
     endpoint.fresh_tokens();
-    let reader = storage_with(&garage, container_chain(&endpoint)).build().expect("storage");
     let before = endpoint.requests();
-    assert_eq!(reader.head_object("rotation/before.txt").await.expect("read").expect("stored").size, 5);
+    let reader = storage_with(&garage, container_chain(&endpoint)).build().await.expect("storage");
+    assert_eq!(
+        reader
+            .head_object("rotation/before.txt", &stowage::GetOptions::new())
+            .await
+            .expect("read")
+            .expect("stored")
+            .size,
+        5
+    );
     for _ in 0..3 {
         let refused =
             reader.put_object("rotation/denied.txt", "x".into(), &PutOptions::new()).await.expect_err("read-only");
@@ -679,8 +689,8 @@ async fn garage_key_rotation_end_to_end() {
     assert_eq!(endpoint.requests() - before, 3, "at most one fetch every few seconds");
 }
 
-#[test]
-fn debug_output_of_providers_and_configs_shows_no_secret() {
+#[tokio::test]
+async fn debug_output_of_providers_and_configs_shows_no_secret() {
     let pairs = [
         ("AWS_ACCESS_KEY_ID", "AKIDDEBUG"),
         ("AWS_SECRET_ACCESS_KEY", "debug-secret-value-1"),
@@ -696,10 +706,10 @@ fn debug_output_of_providers_and_configs_shows_no_secret() {
     shown(&chain);
     let config = S3Config::from_lookup(vars(&pairs)).expect("config");
     shown(&config);
-    let storage = config.build().expect("storage");
+    let storage = config.build().await.expect("storage");
     shown(&storage);
     shown(&storage.credentials_status());
-    let rotating = S3Config::from_provider("b", "eu-west-1", chain).build().expect("storage");
+    let rotating = S3Config::new("b", "eu-west-1", chain).build().await.expect("storage");
     shown(&rotating);
 }
 

@@ -16,7 +16,8 @@ use stowage::constraints::UploadPolicy;
 use stowage::{S3Storage, Storage};
 use support::proxy::{Fault, Proxy, Seen};
 use support::raw_http;
-use support::servers::{self, Server};
+use support::servers::Server;
+use support::{Tally, on_each_server};
 
 const MIB: usize = 1024 * 1024;
 /// A real 1×1 PNG.
@@ -53,11 +54,11 @@ impl Drop for Endpoints {
 impl Endpoints {
     async fn start(storage: Arc<dyn Storage>) -> Endpoints {
         let policy = UploadPolicy::new("uploads/")
-            .staging("staging/")
+            .with_staging_prefix("staging/")
             .allow_type("image/*")
             .expect("pattern")
-            .max_size(64 << 20)
-            .part_size(5 << 20);
+            .with_max_size(64 << 20)
+            .with_part_size(5 << 20);
         let app = axum::Router::new().nest("/api", stowage::axum::uploads(storage, policy));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}/api", listener.local_addr().expect("address"));
@@ -116,21 +117,11 @@ async fn put(request: &Value, bytes: &[u8]) -> raw_http::Response {
 }
 
 async fn stored(direct: &S3Storage, key: &str) -> Option<Vec<u8>> {
-    direct.head_object(key).await.expect("head")?;
-    let object = direct.get_object(key, &stowage::GetOptions::new()).await.expect("get");
+    let object = direct.get_object(key, &stowage::GetOptions::new()).await.expect("get")?;
     Some(object.bytes().await.expect("body").to_vec())
 }
 
-struct Tally(u32);
-
-impl Tally {
-    fn pass(&mut self, server: &Server, what: &str) {
-        self.0 += 1;
-        eprintln!("  {}: {what}", server.name);
-    }
-}
-
-async fn single_uploads(server: &Server, api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
+async fn single_uploads(api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
     // A real PNG: staged, verified, promoted; the staged object is gone.
     let (status, ticket) = api
         .post("/uploads", json!({ "filename": "me & you.png", "content_type": "image/png", "size": PNG.len() }))
@@ -151,7 +142,7 @@ async fn single_uploads(server: &Server, api: &Endpoints, direct: &S3Storage, ta
     assert!(stored(direct, &key).await.is_some(), "the replay lands in staging");
     refused("a completion replayed", &api.post("/uploads/complete", json!({ "key": key })).await, 404);
     direct.delete_object(&key).await.expect("clean");
-    tally.pass(server, "single upload: staged, verified, promoted; replays stay in staging");
+    tally.pass("single upload: staged, verified, promoted; replays stay in staging");
 
     // A Windows program named .png: refused in plain words, deleted, never at the final key.
     let exe = windows_program(4096);
@@ -163,7 +154,7 @@ async fn single_uploads(server: &Server, api: &Endpoints, direct: &S3Storage, ta
     let sentence = refused("a program named .png", &api.post("/uploads/complete", json!({ "key": key })).await, 422);
     assert_eq!(sentence, "This file is a Windows program, not a PNG image; it was not kept.");
     assert!(stored(direct, &key).await.is_none() && stored(direct, &final_key).await.is_none());
-    tally.pass(server, "a program named .png refused, deleted, never promoted");
+    tally.pass("a program named .png refused, deleted, never promoted");
 
     // What the policy refuses, in words.
     let sentence = refused(
@@ -178,7 +169,7 @@ async fn single_uploads(server: &Server, api: &Endpoints, direct: &S3Storage, ta
         413,
     );
     refused("another prefix", &api.post("/uploads/complete", json!({ "key": "other/x.png" })).await, 404);
-    tally.pass(server, "claims refused before signing, in words");
+    tally.pass("claims refused before signing, in words");
 }
 
 async fn altered_before_promotion(server: &Server, direct: &S3Storage, tally: &mut Tally) {
@@ -199,6 +190,7 @@ async fn altered_before_promotion(server: &Server, direct: &S3Storage, tally: &m
         stowage::S3Config::new(server.bucket.as_str(), server.region.as_str(), server.credentials())
             .with_endpoint(proxy.endpoint.as_str())
             .build()
+            .await
             .expect("storage"),
     );
     let api = Endpoints::start(through).await;
@@ -228,7 +220,7 @@ async fn altered_before_promotion(server: &Server, direct: &S3Storage, tally: &m
     swapped.truncate(PNG.len());
     swapped[PNG.len() - 1] ^= 0xff;
     direct
-        .put_object(&key, swapped.into(), &stowage::PutOptions::new().content_type("image/png"))
+        .put_object(&key, swapped.into(), &stowage::PutOptions::new().with_content_type("image/png"))
         .await
         .expect("overwrite the staged object");
     go.notify_one();
@@ -236,7 +228,7 @@ async fn altered_before_promotion(server: &Server, direct: &S3Storage, tally: &m
     let sentence = refused("altered between check and promotion", &answer, 409);
     assert!(sentence.contains("changed"), "{sentence}");
     assert!(stored(direct, &final_key).await.is_none(), "nothing promoted");
-    tally.pass(server, "an object altered between its check and its copy is not promoted");
+    tally.pass("an object altered between its check and its copy is not promoted");
 }
 
 async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
@@ -332,7 +324,7 @@ async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage,
     assert!(replay.status >= 400, "{}: a part URL after completion: {}", server.name, replay.status);
     assert_eq!(stored(direct, &key).await.map(|b| b.len()), Some(bytes.len()));
     direct.delete_object(&key).await.expect("clean");
-    tally.pass(server, "multipart: parts within the plan, bad completions refused, the right one completed");
+    tally.pass("multipart: parts within the plan, bad completions refused, the right one completed");
 
     // A part stored with the wrong size (sent from the server, past the signed URLs).
     let (_, ticket) = api.post("/uploads/multipart", claim.clone()).await;
@@ -345,8 +337,7 @@ async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage,
         stowage::multipart::MultipartUpload::new(key.clone(), stowage::multipart::UploadId::new(id.clone()).unwrap());
     let two = direct
         .upload_part(
-            &upload,
-            stowage::multipart::PartNumber::new(2).unwrap(),
+            upload.part(stowage::multipart::PartNumber::new(2).unwrap()),
             bytes[5 * MIB..10 * MIB + 1].to_vec().into(),
         )
         .await
@@ -367,12 +358,12 @@ async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage,
         .await;
     assert_eq!(status, 204);
     assert!(stored(direct, &key).await.is_none());
-    if let Ok(uploads) = direct.list_multipart_uploads("uploads/").await {
+    if let Ok(uploads) = direct.list_multipart_uploads("uploads/").all().await {
         assert!(uploads.iter().all(|u| u.upload.key != key), "{}: still in progress", server.name);
     }
-    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).await.expect("list");
-    assert!(staging.objects.is_empty(), "{}: staging holds {:?}", server.name, staging.objects);
-    tally.pass(server, "a wrong-size part refused; cancel leaves nothing");
+    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).all().await.expect("list");
+    assert!(staging.is_empty(), "{}: staging holds {staging:?}", server.name);
+    tally.pass("a wrong-size part refused; cancel leaves nothing");
 
     // A Windows program as a large PNG: part 1 sniffed in staging, the upload cancelled, nothing kept.
     let exe = windows_program(6 * MIB);
@@ -392,12 +383,12 @@ async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage,
     );
     assert_eq!(sentence, "This file is a Windows program, not a PNG image; it was not kept.");
     assert!(stored(direct, &key).await.is_none());
-    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).await.expect("list");
-    assert!(staging.objects.is_empty(), "{}: staging holds {:?}", server.name, staging.objects);
-    tally.pass(server, "a program as a large PNG: refused at completion, nothing kept");
+    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).all().await.expect("list");
+    assert!(staging.is_empty(), "{}: staging holds {staging:?}", server.name);
+    tally.pass("a program as a large PNG: refused at completion, nothing kept");
 }
 
-async fn uppy_protocol(server: &Server, api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
+async fn uppy_protocol(api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
     let bytes = png_of(11 * MIB);
     // Uppy's create: filename, type, metadata (here with the size the page adds).
     let (status, created) = api
@@ -432,34 +423,23 @@ async fn uppy_protocol(server: &Server, api: &Endpoints, direct: &S3Storage, tal
     let answer = api.get("/s3/params?filename=a.png&type=image/png&metadata%5Bsize%5D=10").await;
     let sentence = refused("Uppy's single upload under quarantine", &answer, 400);
     assert!(sentence.contains("shouldUseMultipart"), "{sentence}");
-    tally.pass(server, "Uppy's protocol: create, sign one and a batch, list, complete; single uploads refused");
+    tally.pass("Uppy's protocol: create, sign one and a batch, list, complete; single uploads refused");
 }
 
 fn urlencoding(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-async fn suite(server: &Server) -> u32 {
-    let direct = server.storage();
-    let storage: Arc<dyn Storage> = Arc::new(server.storage());
+async fn suite(server: &Server) -> Tally {
+    let direct = server.storage().await;
+    let storage: Arc<dyn Storage> = Arc::new(server.storage().await);
     let api = Endpoints::start(Arc::clone(&storage)).await;
-    let mut tally = Tally(0);
-    single_uploads(server, &api, &direct, &mut tally).await;
+    let mut tally = Tally::default();
+    single_uploads(&api, &direct, &mut tally).await;
     altered_before_promotion(server, &direct, &mut tally).await;
     multipart_uploads(server, &api, &direct, &mut tally).await;
-    uppy_protocol(server, &api, &direct, &mut tally).await;
-    eprintln!("endpoints on {}: {} cases passed", server.name, tally.0);
-    tally.0
+    uppy_protocol(&api, &direct, &mut tally).await;
+    tally.finish("endpoints", server.name)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn endpoints_on_s3s_fs() {
-    let server = servers::s3s().await;
-    assert_eq!(tokio::time::timeout(Duration::from_secs(300), suite(&server)).await.expect("no hang"), 8);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn endpoints_on_garage() {
-    let Some(server) = tokio::task::spawn_blocking(servers::garage).await.expect("garage start") else { return };
-    assert_eq!(tokio::time::timeout(Duration::from_secs(300), suite(&server)).await.expect("no hang"), 8);
-}
+on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 8, "{}", server.name));

@@ -5,19 +5,10 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir").join("examples");
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is missing: cargo test builds the examples", path.display());
-    path
-}
-
 fn quickstart(env: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(example("quickstart"));
+    let mut cmd = Command::new(support::example("quickstart"));
     for var in ["S3_BUCKET", "S3_REGION", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_SESSION_TOKEN"]
     {
         cmd.env_remove(var);
@@ -52,7 +43,7 @@ fn quickstart_against_garage_by_configuration_only() {
 }
 
 fn doctor(env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(example("doctor"));
+    let mut cmd = Command::new(support::example("doctor"));
     for var in ["S3_BUCKET", "S3_REGION", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_SESSION_TOKEN"]
     {
         cmd.env_remove(var);
@@ -121,14 +112,19 @@ async fn doctor_checks_a_configuration() {
     // doctor says so.
     let mut hidden = stowage::CorsConfiguration::for_browser_uploads([origin]);
     hidden.rules[0].expose_headers.clear();
-    server.storage().put_bucket_cors(&hidden).await.expect("cors");
+    server.storage().await.put_bucket_cors(&hidden).await.expect("cors");
     let (code, output) = run(refs(&env("")), &["--origin", origin]);
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("PASS  CORS:") && output.contains("FAIL  CORS exposes ETag"), "{output}");
     assert!(output.contains("ExposeHeader"), "{output}");
 
     // With the rule: all checks pass.
-    server.storage().put_bucket_cors(&stowage::CorsConfiguration::for_browser_uploads([origin])).await.expect("cors");
+    server
+        .storage()
+        .await
+        .put_bucket_cors(&stowage::CorsConfiguration::for_browser_uploads([origin]))
+        .await
+        .expect("cors");
     let (code, output) = run(refs(&env("")), &["--origin", origin]);
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("PASS  CORS exposes ETag"), "{output}");
@@ -189,7 +185,7 @@ fn upload_example_sends_a_file_in_parts() {
     let path = dir.0.join("forty-mib.bin");
     let data: Vec<u8> = (0..40 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(&path, &data).expect("write");
-    let mut cmd = Command::new(example("upload"));
+    let mut cmd = Command::new(support::example("upload"));
     for var in ["S3_BUCKET", "S3_REGION", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "UPLOAD_PART_SIZE"]
     {
         cmd.env_remove(var);
@@ -208,7 +204,7 @@ fn upload_example_sends_a_file_in_parts() {
     }
 
     let Some(server) = support::servers::garage() else { return };
-    let out = Command::new(example("upload"))
+    let out = Command::new(support::example("upload"))
         .arg(&path)
         .arg("big/forty.bin")
         .env("S3_BUCKET", &server.bucket)
@@ -225,7 +221,13 @@ fn upload_example_sends_a_file_in_parts() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let stored = runtime.block_on(async {
         use stowage::Storage;
-        let object = server.storage().get_object("big/forty.bin", &stowage::GetOptions::new()).await.expect("get");
+        let object = server
+            .storage()
+            .await
+            .get_object("big/forty.bin", &stowage::GetOptions::new())
+            .await
+            .expect("get")
+            .expect("stored");
         object.bytes().await.expect("body")
     });
     assert!(stored.as_ref() == data.as_slice(), "the object read back is the file");

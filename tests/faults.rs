@@ -11,28 +11,26 @@
 
 mod support;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use stowage::{Body, ByteRange, Error, GetOptions, ListOptions, PutOptions, RetryPolicy, S3Storage, Storage};
 use support::proxy::{Fault, Proxy, Seen, httpdate, raw, s3_error};
 use support::servers::{self, Server};
-
-/// No case may take longer than this: a hang fails the case instead of the run.
-const CASE_LIMIT: Duration = Duration::from_secs(60);
+use support::{Tally, on_each_server};
 
 fn quick(attempts: u32) -> RetryPolicy {
     RetryPolicy::new(attempts, Duration::from_millis(5), Duration::from_millis(50))
 }
 
 /// A client that goes through the proxy.
-fn through(server: &Server, proxy: &Proxy, attempts: u32) -> S3Storage {
+async fn through(server: &Server, proxy: &Proxy, attempts: u32) -> S3Storage {
     stowage::S3Config::new(server.bucket.as_str(), server.region.as_str(), server.credentials())
         .with_endpoint(proxy.endpoint.as_str())
         .with_retry(quick(attempts))
         .with_idle_timeout(Duration::from_secs(5))
         .build()
+        .await
         .expect("storage through the proxy")
 }
 
@@ -42,8 +40,8 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 
 /// The object at `key`, read directly from the server.
 async fn stored(direct: &S3Storage, key: &str) -> Option<Bytes> {
-    direct.head_object(key).await.expect("head (direct)")?;
-    Some(direct.get_object(key, &GetOptions::new()).await.expect("get (direct)").bytes().await.expect("body (direct)"))
+    let object = direct.get_object(key, &GetOptions::new()).await.expect("get (direct)")?;
+    Some(object.bytes().await.expect("body (direct)"))
 }
 
 async fn assert_exact(direct: &S3Storage, key: &str, expected: &[u8]) {
@@ -61,22 +59,6 @@ fn stream_of(data: &[u8], chunk: usize) -> impl futures_util::Stream<Item = std:
     futures_util::stream::iter(chunks)
 }
 
-#[derive(Default)]
-struct Tally {
-    cases: Vec<&'static str>,
-}
-
-impl Tally {
-    async fn case<F: Future<Output = ()>>(&mut self, server: &Server, name: &'static str, case: F) {
-        let started = Instant::now();
-        tokio::time::timeout(CASE_LIMIT, case)
-            .await
-            .unwrap_or_else(|_| panic!("{}: {name}: hung for {CASE_LIMIT:?}", server.name));
-        eprintln!("  {}: {name} ({:.2} s)", server.name, started.elapsed().as_secs_f64());
-        self.cases.push(name);
-    }
-}
-
 /// The first PUT (or the first `n`) gets `fault`; everything else passes.
 fn first_puts(n: usize, fault: Fault) -> impl Fn(&Seen) -> Fault + Send + Sync + 'static {
     let seen = std::sync::atomic::AtomicUsize::new(0);
@@ -91,10 +73,10 @@ fn first_puts(n: usize, fault: Fault) -> impl Fn(&Seen) -> Fault + Send + Sync +
 
 async fn resets(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally
-        .case(server, "reset halfway through the body, first attempt: bytes and files retried, exact", async {
+        .case(server.name, "reset halfway through the body, first attempt: bytes and files retried, exact", async {
             let body = data(1024 * 1024, 1);
             let proxy = Proxy::start(&server.endpoint, first_puts(1, Fault::ResetAfterBody(512 * 1024))).await;
-            let storage = through(server, &proxy, 3);
+            let storage = through(server, &proxy, 3).await;
             storage
                 .put_object("faults/reset-bytes.bin", body.clone().into(), &PutOptions::new())
                 .await
@@ -103,7 +85,7 @@ async fn resets(server: &Server, direct: &S3Storage, tally: &mut Tally) {
             assert_exact(direct, "faults/reset-bytes.bin", &body).await;
 
             let proxy = Proxy::start(&server.endpoint, first_puts(1, Fault::ResetAfterBody(512 * 1024))).await;
-            let storage = through(server, &proxy, 3);
+            let storage = through(server, &proxy, 3).await;
             let dir = servers::TempDir::new("faults");
             let path = dir.0.join("reset.bin");
             std::fs::write(&path, &body).expect("write");
@@ -117,10 +99,10 @@ async fn resets(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
-        .case(server, "reset halfway through a stream: typed error, nothing stored", async {
+        .case(server.name, "reset halfway through a stream: typed error, nothing stored", async {
             let body = data(1024 * 1024, 2);
             let proxy = Proxy::start(&server.endpoint, first_puts(1, Fault::ResetAfterBody(512 * 1024))).await;
-            let storage = through(server, &proxy, 3);
+            let storage = through(server, &proxy, 3).await;
             let stream = Body::from_stream(stream_of(&body, 64 * 1024), body.len() as u64);
             let err =
                 storage.put_object("faults/reset-stream.bin", stream, &PutOptions::new()).await.expect_err("reset");
@@ -134,12 +116,12 @@ async fn resets(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 
 async fn busy_servers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally
-        .case(server, "503 SlowDown twice, then success: exact", async {
+        .case(server.name, "503 SlowDown twice, then success: exact", async {
             let body = data(300 * 1024, 3);
             let proxy =
                 Proxy::start(&server.endpoint, first_puts(2, Fault::Respond(s3_error("503 Slow Down", "SlowDown"))))
                     .await;
-            let storage = through(server, &proxy, 3);
+            let storage = through(server, &proxy, 3).await;
             storage
                 .put_object("faults/slowdown.bin", body.clone().into(), &PutOptions::new())
                 .await
@@ -150,9 +132,9 @@ async fn busy_servers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
-        .case(server, "503 on every attempt: typed, retryable, bounded, nothing stored", async {
+        .case(server.name, "503 on every attempt: typed, retryable, bounded, nothing stored", async {
             let proxy = Proxy::start(&server.endpoint, |_| Fault::Respond(s3_error("503 Slow Down", "SlowDown"))).await;
-            let storage = through(server, &proxy, 4);
+            let storage = through(server, &proxy, 4).await;
             let err = storage
                 .put_object("faults/always-503.bin", data(1000, 4).into(), &PutOptions::new())
                 .await
@@ -166,16 +148,17 @@ async fn busy_servers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
-        .case(server, "a server that accepts and never answers: idle timeout, bounded", async {
+        .case(server.name, "a server that accepts and never answers: idle timeout, bounded", async {
             let proxy = Proxy::start(&server.endpoint, |_| Fault::Silent).await;
             let storage = stowage::S3Config::new(server.bucket.as_str(), server.region.as_str(), server.credentials())
                 .with_endpoint(proxy.endpoint.as_str())
                 .with_retry(quick(2))
                 .with_idle_timeout(Duration::from_millis(400))
                 .build()
+                .await
                 .expect("storage");
             let started = Instant::now();
-            let err = storage.head_object("faults/silent").await.expect_err("silent");
+            let err = storage.head_object("faults/silent", &stowage::GetOptions::new()).await.expect_err("silent");
             assert!(matches!(err, Error::Transport { timeout: true, .. }), "{err}");
             let err = storage
                 .put_object("faults/silent.bin", data(1000, 5).into(), &PutOptions::new())
@@ -191,16 +174,17 @@ async fn busy_servers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
-        .case(server, "a deadline ends a request that keeps failing", async {
+        .case(server.name, "a deadline ends a request that keeps failing", async {
             let proxy = Proxy::start(&server.endpoint, |_| Fault::Respond(s3_error("503 Slow Down", "SlowDown"))).await;
             let storage = stowage::S3Config::new(server.bucket.as_str(), server.region.as_str(), server.credentials())
                 .with_endpoint(proxy.endpoint.as_str())
                 .with_retry(RetryPolicy::new(100, Duration::from_millis(100), Duration::from_millis(100)))
                 .with_timeout(Duration::from_millis(700))
                 .build()
+                .await
                 .expect("storage");
             let started = Instant::now();
-            let err = storage.head_object("faults/deadline").await.expect_err("deadline");
+            let err = storage.head_object("faults/deadline", &stowage::GetOptions::new()).await.expect_err("deadline");
             assert!(err.status() == Some(503) || matches!(err, Error::Transport { timeout: true, .. }), "{err}");
             assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
             let requests = proxy.requests();
@@ -214,27 +198,33 @@ async fn cut_answers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     direct.put_object("faults/cut.bin", body.clone().into(), &PutOptions::new()).await.expect("put");
 
     tally
-        .case(server, "answers cut short of their length (full, ranged, streamed): typed errors", async {
+        .case(server.name, "answers cut short of their length (full, ranged, streamed): typed errors", async {
             let gets = |cut: u64| {
                 move |request: &Seen| if request.method == "GET" { Fault::CutAnswer(cut) } else { Fault::Forward }
             };
             let proxy = Proxy::start(&server.endpoint, gets(100 * 1024)).await;
-            let storage = through(server, &proxy, 3);
-            let full = storage.get_object("faults/cut.bin", &GetOptions::new()).await.expect("the head arrives");
+            let storage = through(server, &proxy, 3).await;
+            let full = storage
+                .get_object("faults/cut.bin", &GetOptions::new())
+                .await
+                .expect("the head arrives")
+                .expect("there");
             let err = full.bytes().await.expect_err("cut short");
             assert!(matches!(err, Error::Transport { .. }), "{err}");
 
             let ranged = storage
                 .get_object(
                     "faults/cut.bin",
-                    &GetOptions::new().range(ByteRange::Inclusive { start: 1000, end: 300_999 }),
+                    &GetOptions::new().with_range(ByteRange::Inclusive { start: 1000, end: 300_999 }),
                 )
                 .await
-                .expect("the head arrives");
+                .expect("the head arrives")
+                .expect("there");
             assert_eq!(ranged.meta.size, body.len() as u64);
             assert!(ranged.bytes().await.is_err(), "a cut range is an error");
 
-            let mut streamed = storage.get_object("faults/cut.bin", &GetOptions::new()).await.expect("head").body;
+            let mut streamed =
+                storage.get_object("faults/cut.bin", &GetOptions::new()).await.expect("head").expect("there").body;
             let mut got = Vec::new();
             let err = loop {
                 match streamed.chunk().await {
@@ -249,7 +239,7 @@ async fn cut_answers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
-        .case(server, "a listing cut short: retried within the call, then typed when it always is", async {
+        .case(server.name, "a listing cut short: retried within the call, then typed when it always is", async {
             let once = std::sync::atomic::AtomicBool::new(false);
             let proxy = Proxy::start(&server.endpoint, move |request: &Seen| {
                 if request.has_query("list-type") && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
@@ -259,13 +249,18 @@ async fn cut_answers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                 }
             })
             .await;
-            let storage = through(server, &proxy, 3);
-            let page = storage.list_objects("faults/", &ListOptions::new()).await.expect("second attempt");
-            assert!(page.objects.iter().any(|o| o.key == "faults/cut.bin"));
+            let storage = through(server, &proxy, 3).await;
+            let page = storage.list_objects("faults/", &ListOptions::new()).all().await.expect("second attempt");
+            assert!(page.iter().any(|o| o.key == "faults/cut.bin"));
             assert_eq!(proxy.requests(), 2);
 
             let proxy = Proxy::start(&server.endpoint, |_| Fault::CutAnswer(40)).await;
-            let err = through(server, &proxy, 2).list_objects("faults/", &ListOptions::new()).await.expect_err("cut");
+            let err = through(server, &proxy, 2)
+                .await
+                .list_objects("faults/", &ListOptions::new())
+                .all()
+                .await
+                .expect_err("cut");
             assert!(matches!(err, Error::Transport { .. }), "{err}");
             assert_eq!(proxy.requests(), 2);
         })
@@ -276,7 +271,7 @@ async fn cut_answers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 async fn garbage(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally
         .case(
-            server,
+            server.name,
             "garbage answers: invalid XML, HTML 403, 5 MB 500, no status line, noise, Content-Length: abc",
             async {
                 let listing_xml = |text: &'static str| {
@@ -286,8 +281,12 @@ async fn garbage(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                 };
                 let proxy =
                     Proxy::start(&server.endpoint, listing_xml("<ListBucketResult><Contents><Key>a</Key>")).await;
-                let err =
-                    through(server, &proxy, 2).list_objects("", &ListOptions::new()).await.expect_err("invalid XML");
+                let err = through(server, &proxy, 2)
+                    .await
+                    .list_objects("", &ListOptions::new())
+                    .all()
+                    .await
+                    .expect_err("invalid XML");
                 assert!(matches!(err, Error::InvalidResponse { .. }), "{err}");
                 assert!(!err.is_retryable());
 
@@ -297,6 +296,7 @@ async fn garbage(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                 })
                 .await;
                 let err = through(server, &proxy, 3)
+                    .await
                     .put_object("faults/html.bin", "x".into(), &PutOptions::new())
                     .await
                     .expect_err("403");
@@ -312,6 +312,7 @@ async fn garbage(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                 })
                 .await;
                 let err = through(server, &proxy, 2)
+                    .await
                     .put_object("faults/500.bin", "x".into(), &PutOptions::new())
                     .await
                     .expect_err("500");
@@ -328,11 +329,16 @@ async fn garbage(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                 ] {
                     let proxy = Proxy::start(&server.endpoint, move |_: &Seen| Fault::Respond(answer.clone())).await;
                     let err = through(server, &proxy, 2)
+                        .await
                         .put_object("faults/garbage.bin", "x".into(), &PutOptions::new())
                         .await
                         .expect_err(what);
                     assert!(matches!(err, Error::Transport { .. }), "{what}: {err}");
-                    let err = through(server, &proxy, 2).head_object("faults/garbage.bin").await.expect_err(what);
+                    let err = through(server, &proxy, 2)
+                        .await
+                        .head_object("faults/garbage.bin", &stowage::GetOptions::new())
+                        .await
+                        .expect_err(what);
                     // A HEAD answer has no body to frame, so its Content-Length is read as metadata.
                     assert!(matches!(err, Error::Transport { .. } | Error::InvalidResponse { .. }), "{what}: {err}");
                 }
@@ -342,14 +348,14 @@ async fn garbage(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
-        .case(server, "a 64 MiB listing: refused after a bounded read", async {
+        .case(server.name, "a 64 MiB listing: refused after a bounded read", async {
             let proxy = Proxy::start(&server.endpoint, |_: &Seen| Fault::RespondLong {
                 head: "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 67108864\r\nConnection: close\r\n\r\n<ListBucketResult>".into(),
                 pattern: b"<Contents><Key>k</Key><Size>1</Size></Contents>".to_vec(),
                 len: 64 * 1024 * 1024,
             })
             .await;
-            let err = through(server, &proxy, 3).list_objects("", &ListOptions::new()).await.expect_err("too large");
+            let err = through(server, &proxy, 3).await.list_objects("", &ListOptions::new()).all().await.expect_err("too large");
             assert!(matches!(err, Error::InvalidResponse { .. }), "{err}");
             assert_eq!(proxy.requests(), 1, "an answer too large is not asked for again");
             let records = proxy.settled_records(1).await;
@@ -361,7 +367,7 @@ async fn garbage(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 
 async fn clocks(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally
-        .case(server, "a client clock two hours ahead, then behind: corrected, exact", async {
+        .case(server.name, "a client clock two hours ahead, then behind: corrected, exact", async {
             for skew in [time::Duration::hours(2), time::Duration::hours(-2)] {
                 // The proxy plays a server that checks the request time, as S3 does (15 minutes).
                 let proxy = Proxy::start(&server.endpoint, |request: &Seen| {
@@ -381,7 +387,7 @@ async fn clocks(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                     .with_endpoint(proxy.endpoint.as_str())
                     .with_retry(quick(3))
                     .with_clock_skew(skew)
-                    .build()
+                    .build().await
                     .expect("storage");
                 let body = data(10_000, 7);
                 storage.put_object("faults/skew.bin", body.clone().into(), &PutOptions::new()).await.expect("corrected");
@@ -395,8 +401,8 @@ async fn clocks(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 
 async fn bodies(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally
-        .case(server, "streams longer or shorter than declared: typed, not retried, nothing stored", async {
-            let storage = server.config().with_retry(quick(3)).build().expect("storage");
+        .case(server.name, "streams longer or shorter than declared: typed, not retried, nothing stored", async {
+            let storage = server.config().with_retry(quick(3)).build().await.expect("storage");
             let declared = 1024 * 1024;
             let exact = data(declared, 8);
             let longer = data(declared + 64 * 1024, 8);
@@ -425,7 +431,7 @@ async fn bodies(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
-        .case(server, "a slow, steady upload outlives the idle timeout; a stalled one fails within it", async {
+        .case(server.name, "a slow, steady upload outlives the idle timeout; a stalled one fails within it", async {
             // 3 MiB at 1 MiB/s: three times the idle timeout, and it must succeed.
             let body = data(3 * 1024 * 1024, 9);
             let proxy = Proxy::start(&server.endpoint, |r: &Seen| {
@@ -437,6 +443,7 @@ async fn bodies(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                 .with_retry(RetryPolicy::none())
                 .with_idle_timeout(Duration::from_secs(1))
                 .build()
+                .await
                 .expect("storage");
             let started = Instant::now();
             storage
@@ -455,6 +462,7 @@ async fn bodies(server: &Server, direct: &S3Storage, tally: &mut Tally) {
                 .with_retry(RetryPolicy::none())
                 .with_idle_timeout(Duration::from_millis(500))
                 .build()
+                .await
                 .expect("storage");
             let started = Instant::now();
             let err = storage
@@ -473,7 +481,7 @@ async fn bodies(server: &Server, direct: &S3Storage, tally: &mut Tally) {
 }
 
 async fn suite(server: &Server) -> Tally {
-    let direct = server.storage();
+    let direct = server.storage().await;
     let mut tally = Tally::default();
     bodies(server, &direct, &mut tally).await;
     resets(server, &direct, &mut tally).await;
@@ -481,18 +489,7 @@ async fn suite(server: &Server) -> Tally {
     cut_answers(server, &direct, &mut tally).await;
     garbage(server, &direct, &mut tally).await;
     clocks(server, &direct, &mut tally).await;
-    eprintln!("faults on {}: {} cases passed", server.name, tally.cases.len());
-    tally
+    tally.finish("faults", server.name)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn faults_on_s3s_fs() {
-    let server = servers::s3s().await;
-    assert_eq!(suite(&server).await.cases.len(), 13);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn faults_on_garage() {
-    let Some(server) = tokio::task::spawn_blocking(servers::garage).await.expect("garage start") else { return };
-    assert_eq!(suite(&server).await.cases.len(), 13);
-}
+on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 13, "{}", server.name));

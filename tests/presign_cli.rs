@@ -4,23 +4,13 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 use support::vectors::{read, vectors_dir};
 
-fn example() -> PathBuf {
-    // target/<profile>/deps/presign_cli-… → target/<profile>/examples/presign
-    let exe = std::env::current_exe().expect("test path");
-    let profile_dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
-    let path = profile_dir.join("examples").join(format!("presign{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is missing: cargo test builds the examples", path.display());
-    path
-}
-
 fn run(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(example());
+    let mut cmd = Command::new(support::example("presign"));
     for var in ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_SESSION_TOKEN", "S3_BUCKET", "S3_REGION", "S3_ENDPOINT"]
     {
         cmd.env_remove(var);

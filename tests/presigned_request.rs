@@ -7,18 +7,19 @@ use std::time::Duration;
 
 use stowage::{Credentials, PutOptions, S3Config, Storage};
 
-fn presigned() -> stowage::PresignedRequest {
+async fn presigned() -> stowage::PresignedRequest {
     let storage =
         S3Config::new("bucket", "eu-west-1", Credentials::new("AKID", "secret").with_session_token("TOKEN123"))
             .build()
+            .await
             .expect("storage");
-    let options = PutOptions::new().content_type("image/png").content_length(42);
+    let options = PutOptions::new().with_content_type("image/png").with_content_length(42);
     storage.presign_put("avatars/1.png", &options, Duration::from_secs(300)).expect("presign")
 }
 
-#[test]
-fn debug_hides_the_credential_part_of_the_url() {
-    let p = presigned();
+#[tokio::test]
+async fn debug_hides_the_credential_part_of_the_url() {
+    let p = presigned().await;
     assert!(p.url.contains("X-Amz-Signature=") && p.url.contains("TOKEN123"));
     let shown = format!("{p:?}");
     assert!(!shown.contains("X-Amz-Signature") && !shown.contains("TOKEN123"), "{shown}");
@@ -31,9 +32,9 @@ fn debug_hides_the_credential_part_of_the_url() {
 }
 
 #[cfg(feature = "serde")]
-#[test]
-fn serialises_for_a_json_response() {
-    let p = presigned();
+#[tokio::test]
+async fn serialises_for_a_json_response() {
+    let p = presigned().await;
     let json: serde_json::Value = serde_json::to_value(&p).expect("serialise");
     assert_eq!(json["method"], "PUT");
     assert_eq!(json["url"], p.url.as_str());

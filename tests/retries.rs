@@ -63,12 +63,13 @@ async fn peer(respond: impl Fn(u32) -> Option<String> + Send + Sync + 'static) -
     (format!("http://{addr}"), count)
 }
 
-fn storage(endpoint: &str, retry: RetryPolicy) -> stowage::S3Storage {
+async fn storage(endpoint: &str, retry: RetryPolicy) -> stowage::S3Storage {
     S3Config::new("bucket", "us-east-1", Credentials::new("AKID", SECRET))
         .with_endpoint(endpoint)
         .with_retry(retry)
         .with_timeout(Duration::from_secs(5))
         .build()
+        .await
         .expect("storage")
 }
 
@@ -96,7 +97,8 @@ fn assert_clean(err: &stowage::Error) {
 #[tokio::test]
 async fn dropped_connections_are_retried_then_reported() {
     let (endpoint, count) = peer(|_| None).await;
-    let err = storage(&endpoint, quick(3)).put_object("k", "body".into(), &PutOptions::new()).await.expect_err("fails");
+    let err =
+        storage(&endpoint, quick(3)).await.put_object("k", "body".into(), &PutOptions::new()).await.expect_err("fails");
     assert!(matches!(err, stowage::Error::Transport { .. }), "{err}");
     assert!(err.is_retryable());
     assert_eq!(count.load(Ordering::SeqCst), 3, "three attempts");
@@ -108,6 +110,7 @@ async fn streams_are_not_retried() {
     let (endpoint, count) = peer(|_| None).await;
     let stream = futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b"body"))]);
     let err = storage(&endpoint, quick(3))
+        .await
         .put_object("k", Body::from_stream(stream, 4), &PutOptions::new())
         .await
         .expect_err("fails");
@@ -125,8 +128,11 @@ async fn server_errors_are_retried_until_success() {
         })
     })
     .await;
-    let out =
-        storage(&endpoint, quick(3)).put_object("k", "body".into(), &PutOptions::new()).await.expect("third time");
+    let out = storage(&endpoint, quick(3))
+        .await
+        .put_object("k", "body".into(), &PutOptions::new())
+        .await
+        .expect("third time");
     assert_eq!(out.etag.as_deref(), Some("\"abc\""));
     assert_eq!(count.load(Ordering::SeqCst), 3);
 }
@@ -134,11 +140,12 @@ async fn server_errors_are_retried_until_success() {
 #[tokio::test]
 async fn retries_are_bounded() {
     let (endpoint, count) = peer(|_| Some(xml_error("500 Internal Server Error", "InternalError"))).await;
-    let err = storage(&endpoint, quick(4)).head_object("k").await.expect_err("fails");
+    let err =
+        storage(&endpoint, quick(4)).await.head_object("k", &stowage::GetOptions::new()).await.expect_err("fails");
     assert_eq!(err.status(), Some(500));
     assert!(err.is_retryable());
     assert_eq!(count.load(Ordering::SeqCst), 4);
-    let err = storage(&endpoint, RetryPolicy::none()).delete_object("k").await.expect_err("fails");
+    let err = storage(&endpoint, RetryPolicy::none()).await.delete_object("k").await.expect_err("fails");
     assert_eq!(err.code(), Some(&S3ErrorCode::InternalError));
     assert_eq!(count.load(Ordering::SeqCst), 5, "RetryPolicy::none sends once");
 }
@@ -146,8 +153,11 @@ async fn retries_are_bounded() {
 #[tokio::test]
 async fn client_errors_are_not_retried() {
     let (endpoint, count) = peer(|_| Some(xml_error("403 Forbidden", "AccessDenied"))).await;
-    let err =
-        storage(&endpoint, quick(5)).put_object("k", "body".into(), &PutOptions::new()).await.expect_err("denied");
+    let err = storage(&endpoint, quick(5))
+        .await
+        .put_object("k", "body".into(), &PutOptions::new())
+        .await
+        .expect_err("denied");
     assert_eq!(err.code(), Some(&S3ErrorCode::AccessDenied));
     assert_eq!(err.service_error().and_then(|e| e.request_id.as_deref()), Some("R"));
     assert!(!err.is_retryable());
@@ -171,8 +181,9 @@ async fn a_silent_server_times_out() {
         .with_retry(RetryPolicy::none())
         .with_timeout(Duration::from_millis(300))
         .build()
+        .await
         .expect("storage");
-    let err = storage.head_object("k").await.expect_err("times out");
+    let err = storage.head_object("k", &stowage::GetOptions::new()).await.expect_err("times out");
     assert!(matches!(err, stowage::Error::Transport { timeout: true, .. }), "{err}");
     assert!(err.is_retryable());
 }
@@ -180,7 +191,11 @@ async fn a_silent_server_times_out() {
 #[tokio::test]
 async fn nothing_listening() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let err = storage(&format!("http://127.0.0.1:{port}"), quick(2)).head_object("k").await.expect_err("refused");
+    let err = storage(&format!("http://127.0.0.1:{port}"), quick(2))
+        .await
+        .head_object("k", &stowage::GetOptions::new())
+        .await
+        .expect_err("refused");
     assert!(matches!(err, stowage::Error::Transport { timeout: false, .. }), "{err}");
     assert_clean(&err);
 }
@@ -193,7 +208,8 @@ async fn a_file_that_changed_is_reported_not_retried() {
     std::fs::write(&path, vec![7u8; 256 * 1024]).expect("write");
     let body = Body::from_file(&path).await.expect("file");
     std::fs::write(&path, b"now much shorter").expect("shrink");
-    let err = storage(&endpoint, quick(3)).put_object("k", body, &PutOptions::new()).await.expect_err("short file");
+    let err =
+        storage(&endpoint, quick(3)).await.put_object("k", body, &PutOptions::new()).await.expect_err("short file");
     let _ = std::fs::remove_file(&path);
     assert!(
         matches!(err, stowage::Error::BodyLength { declared: 262_144, received: 16, .. }),

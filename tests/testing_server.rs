@@ -24,17 +24,17 @@ async fn one_line_gives_a_bucket_that_verifies_signatures_and_is_gone_on_drop() 
     assert_eq!(raw_http::send("GET", &tampered, &[], &[]).await.status / 100, 4);
 
     // Each server has its own keys: another server's are refused.
-    let other = TestServer::builder().bucket("other").start().await.expect("server");
+    let other = TestServer::builder().with_bucket("other").start().await.expect("server");
     assert_ne!(other.credentials().access_key_id(), s3.credentials().access_key_id());
-    let wrong = s3.config().with_credentials(other.credentials()).build().expect("storage");
-    let refused = wrong.head_object("a/b.txt").await.expect_err("wrong keys");
+    let wrong = s3.config().with_credentials(other.credentials()).build().await.expect("storage");
+    let refused = wrong.head_object("a/b.txt", &stowage::GetOptions::new()).await.expect_err("wrong keys");
     assert_eq!(refused.status().map(|s| s / 100), Some(4), "{refused}");
 
     let root = s3.root().to_owned();
     drop(storage);
     drop(s3);
     assert!(!root.exists(), "the directory is removed on drop");
-    assert!(TestServer::builder().bucket("../escape").start().await.is_err());
+    assert!(TestServer::builder().with_bucket("../escape").start().await.is_err());
 }
 
 #[tokio::test]
@@ -51,7 +51,8 @@ async fn cors_is_answered_as_s3_and_r2_answer_it() {
     let elsewhere = storage.check_cors_preflight("https://evil.example", "PUT", &[]).await.expect("preflight");
     assert!(!elsewhere.is_ok(), "{elsewhere}");
 
-    let built = TestServer::builder().cors(CorsConfiguration::for_browser_uploads([origin])).start().await.expect("s");
+    let built =
+        TestServer::builder().with_cors(CorsConfiguration::for_browser_uploads([origin])).start().await.expect("s");
     let report = built.storage().expect("storage").check_cors_preflight(origin, "GET", &[]).await.expect("preflight");
     assert!(report.is_ok(), "{report}");
 }

@@ -118,7 +118,8 @@ async fn spans_and_events_say_what_happened_and_nothing_secret() {
         }
     })
     .await;
-    let through = s3.config().with_endpoint(proxy.endpoint.as_str()).with_retry(quick(3)).build().expect("storage");
+    let through =
+        s3.config().with_endpoint(proxy.endpoint.as_str()).with_retry(quick(3)).build().await.expect("storage");
     through.put_object("t/b.txt", "again".into(), &PutOptions::new()).await.expect("put after a retry");
     capture.expect(&["INFO stowage", "retrying", "reason=\"503 SlowDown\"", "backoff_ms=", "in s3{", "PutObject"]);
     capture.expect(&["closed s3", "PutObject", "attempt=2", "status=200"]);
@@ -141,6 +142,7 @@ async fn spans_and_events_say_what_happened_and_nothing_secret() {
         .with_endpoint(now_checked.endpoint.as_str())
         .with_clock_skew(time::Duration::hours(2))
         .build()
+        .await
         .expect("storage");
     skewed.put_object("t/c.txt", "late".into(), &PutOptions::new()).await.expect("corrected");
     capture.expect(&["WARN stowage", "clock disagrees", "skew_ms="]);
@@ -163,15 +165,16 @@ async fn spans_and_events_say_what_happened_and_nothing_secret() {
         .with_multipart_threshold(5 * 1024 * 1024)
         .with_part_size(5 * 1024 * 1024)
         .build()
+        .await
         .expect("storage");
     let body = vec![7u8; 11 * 1024 * 1024];
     parts.put_object("t/big.bin", Body::from(body), &PutOptions::new()).await.expect("multipart");
     capture.expect(&["retrying", "UploadPart", "in part{ number=2"]);
 
     // R2: refused before sending, and said so.
-    let r2 = S3Config::r2("acct01", "bucket", Credentials::new("AKID", "r2-secret-value")).build().expect("r2");
+    let r2 = S3Config::r2("acct01", "bucket", Credentials::new("AKID", "r2-secret-value")).build().await.expect("r2");
     let refused = r2
-        .put_object("t/acl.txt", "x".into(), &PutOptions::new().header("x-amz-acl", "public-read"))
+        .put_object("t/acl.txt", "x".into(), &PutOptions::new().with_header("x-amz-acl", "public-read"))
         .await
         .expect_err("R2 takes no ACLs");
     assert!(matches!(refused, stowage::Error::Unsupported { .. }));
@@ -183,11 +186,12 @@ async fn spans_and_events_say_what_happened_and_nothing_secret() {
         .credentials()
         .with_session_token(token)
         .with_expiry(time::OffsetDateTime::now_utc() + time::Duration::hours(1));
-    let rotating = S3Config::from_provider(s3.bucket(), s3.region(), StaticCredentials::new(temporary))
+    let rotating = S3Config::new(s3.bucket(), s3.region(), StaticCredentials::new(temporary))
         .with_endpoint(s3.endpoint())
         .build()
+        .await
         .expect("storage");
-    rotating.head_object("t/a.txt").await.expect("head");
+    rotating.head_object("t/a.txt", &stowage::GetOptions::new()).await.expect("head");
     capture.expect(&["INFO stowage", "credentials fetched", "source=static credentials", "expires_in_s="]);
 
     // Presigning logs nothing (its query holds the signature).

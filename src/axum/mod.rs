@@ -7,8 +7,8 @@
 //! use std::sync::Arc;
 //! use stowage::constraints::UploadPolicy;
 //!
-//! let storage = Arc::new(stowage::S3Storage::from_env()?);
-//! let policy = UploadPolicy::new("uploads/").staging("staging/").allow_type("image/*")?.max_size(5 << 30);
+//! let storage = Arc::new(stowage::S3Config::from_env()?.build().await?);
+//! let policy = UploadPolicy::new("uploads/").with_staging_prefix("staging/").allow_type("image/*")?.with_max_size(5 << 30);
 //! let app = axum::Router::new().nest("/api", stowage::axum::uploads(storage, policy));
 //! # let _ = app;
 //! # Ok(())
@@ -68,9 +68,9 @@ pub(super) type Shared = Arc<Endpoints>;
 /// The upload endpoints for `storage` under `policy`, keeping tickets in memory and verifying with
 /// content sniffing when the `sniff` feature is on. Mount it with `Router::nest`.
 pub fn uploads(storage: Arc<dyn Storage>, policy: UploadPolicy) -> Router {
-    let verify = VerifyOptions::new().delete_on_mismatch(true);
+    let verify = VerifyOptions::new().with_delete_on_mismatch(true);
     #[cfg(feature = "sniff")]
-    let verify = verify.sniff(true);
+    let verify = verify.with_sniff(true);
     uploads_with(storage, policy, Arc::new(MemoryTickets::new()), verify)
 }
 
@@ -169,7 +169,7 @@ struct MultipartView {
 impl From<&MultipartTicket> for MultipartView {
     fn from(t: &MultipartTicket) -> Self {
         Self {
-            key: t.key.clone(),
+            key: t.final_key.clone(),
             upload_id: t.upload.upload_id.to_string(),
             filename: t.filename.clone(),
             content_type: t.content_type.clone(),
@@ -251,7 +251,7 @@ async fn stored_parts(State(app): State<Shared>, Query(upload): Query<UploadRef>
 async fn cancel(State(app): State<Shared>, Query(upload): Query<UploadRef>) -> Answer<Response> {
     let ticket = multipart_ticket(&app, &upload.key, &upload.upload_id).await?;
     ticket.cancel(app.storage.as_ref()).await?;
-    app.tickets.remove(&ticket.key).await?;
+    app.tickets.remove(&ticket.final_key).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

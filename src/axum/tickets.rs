@@ -23,8 +23,8 @@ impl StoredTicket {
     #[must_use]
     pub fn key(&self) -> &str {
         match self {
-            Self::Single(ticket) => &ticket.key,
-            Self::Multipart(ticket) => &ticket.key,
+            Self::Single(ticket) => &ticket.upload_key,
+            Self::Multipart(ticket) => &ticket.final_key,
         }
     }
 }

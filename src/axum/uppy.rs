@@ -60,7 +60,8 @@ async fn create(State(app): State<Shared>, Json(request): Json<Create>) -> Answe
     };
     let ticket = app.policy.presign_multipart(app.storage.as_ref(), &request.filename, &content_type, size).await?;
     app.tickets.save(StoredTicket::Multipart(ticket.clone())).await?;
-    Ok(Json(serde_json::json!({ "key": ticket.key, "uploadId": ticket.upload.upload_id.as_str() })).into_response())
+    Ok(Json(serde_json::json!({ "key": ticket.final_key, "uploadId": ticket.upload.upload_id.as_str() }))
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,7 +149,7 @@ async fn complete(
             // Uppy marks the file failed and never comes back: nothing of it is kept.
             if let Ok(ticket) = multipart_ticket(&app, &query.key, &upload_id).await {
                 let _ = ticket.cancel(app.storage.as_ref()).await;
-                let _ = app.tickets.remove(&ticket.key).await;
+                let _ = app.tickets.remove(&ticket.final_key).await;
             }
             Err(refusal)
         }
@@ -162,7 +163,7 @@ async fn abort(
 ) -> Answer<Response> {
     let ticket = multipart_ticket(&app, &query.key, &upload_id).await?;
     ticket.cancel(app.storage.as_ref()).await?;
-    app.tickets.remove(&ticket.key).await?;
+    app.tickets.remove(&ticket.final_key).await?;
     Ok(Json(serde_json::json!({})).into_response())
 }
 

@@ -1,16 +1,18 @@
 //! Completing an upload: verify what landed, then promote it out of quarantine.
 
-use crate::storage::{CopyOptions, ObjectMeta, Storage};
-use crate::{Error, Result, S3ErrorCode};
+use crate::storage::{CopyOptions, GetOptions, ObjectMeta, PutMode, Storage};
+use crate::{Error, Result};
 
 use super::policy::UploadTicket;
 use super::verify::{Mismatch, UploadMismatch, VerifyOptions, verify_upload};
 
 /// Completes the upload of `ticket` after the client says it is done: verifies what landed (size,
 /// type and, with `sniff`, content), and when the policy quarantines uploads
-/// ([`UploadPolicy::staging`](super::UploadPolicy::staging)) promotes it to its final key — a
-/// server-side copy on the condition that the object is still the one verified (its ETag), then the
-/// delete of the staged object. Returns the object at its final key.
+/// ([`UploadPolicy::with_staging_prefix`](super::UploadPolicy::with_staging_prefix)) promotes it to
+/// its final key — a server-side copy on the condition that the object is still the one verified
+/// (its ETag) and, where the storage checks it, that nothing is at the final key yet
+/// ([`PutMode::Create`]): promotion never overwrites. Then the staged object is deleted. Returns the
+/// object at its final key.
 ///
 /// A mismatch deletes the staged object (nothing of it reaches the final prefix). Without staging,
 /// this is [`verify_upload`] with the options given.
@@ -18,35 +20,39 @@ use super::verify::{Mismatch, UploadMismatch, VerifyOptions, verify_upload};
 /// # Errors
 ///
 /// [`Error::Mismatch`] with what differed — [`Mismatch::Changed`] when the object changed between
-/// its check and its copy; backend errors otherwise.
+/// its check and its copy, or something else is at the final key; backend errors otherwise.
 pub async fn complete_upload(
     storage: &dyn Storage,
     ticket: &UploadTicket,
     options: &VerifyOptions,
 ) -> Result<ObjectMeta> {
-    if ticket.key == ticket.final_key {
+    if ticket.upload_key == ticket.final_key {
         return verify_upload(storage, ticket, options).await;
     }
-    let staged = verify_upload(storage, ticket, &options.delete_on_mismatch(true)).await?;
-    promote(storage, &ticket.key, &ticket.final_key, staged.etag.as_deref()).await
+    let staged = verify_upload(storage, ticket, &options.with_delete_on_mismatch(true)).await?;
+    promote(storage, &ticket.upload_key, &ticket.final_key, staged.etag.as_deref()).await
 }
 
-/// Copies a verified staged object to `final_key` on the condition that its ETag is still `etag`,
-/// then deletes it. Anything else is a mismatch, and the staged object is deleted.
+/// Copies a verified staged object to `final_key` on the condition that its ETag is still `etag` and
+/// that nothing is at `final_key`, then deletes it. Anything else is a mismatch, and the staged
+/// object is deleted.
 pub(crate) async fn promote(
     storage: &dyn Storage,
     staged_key: &str,
     final_key: &str,
     etag: Option<&str>,
 ) -> Result<ObjectMeta> {
-    let mut copy = CopyOptions::new();
+    let mut copy = CopyOptions::new().with_mode(PutMode::Create);
     if let Some(etag) = etag {
-        copy = copy.if_match(etag);
+        copy = copy.with_source_if_match(etag);
     }
     match storage.copy_object(staged_key, final_key, &copy).await {
         Ok(_) => {}
-        Err(e) if e.code() == Some(&S3ErrorCode::PreconditionFailed) || e.status() == Some(412) || e.is_not_found() => {
-            let problem = if e.is_not_found() { Mismatch::Missing } else { Mismatch::Changed };
+        Err(Error::PreconditionFailed { .. }) => {
+            let problem = match storage.head_object(staged_key, &GetOptions::new()).await {
+                Ok(None) => Mismatch::Missing,
+                _ => Mismatch::Changed,
+            };
             let deleted = storage.delete_object(staged_key).await.is_ok();
             return Err(Error::Mismatch(UploadMismatch {
                 key: staged_key.to_owned(),
@@ -58,7 +64,7 @@ pub(crate) async fn promote(
     }
     // The staged copy has done its work; a failure to delete it leaves it to the staging lifecycle.
     let _ = storage.delete_object(staged_key).await;
-    storage.head_object(final_key).await?.ok_or_else(|| {
+    storage.head_object(final_key, &GetOptions::new()).await?.ok_or_else(|| {
         Error::Mismatch(UploadMismatch { key: final_key.to_owned(), problems: vec![Mismatch::Missing], deleted: false })
     })
 }

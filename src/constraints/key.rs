@@ -193,7 +193,7 @@ fn is_invisible(c: char) -> bool {
 pub fn unique_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut bits = (u128::from(crate::s3::retry::random_u64()) << 64) | u128::from(crate::s3::retry::random_u64());
+    let mut bits = (u128::from(crate::random::random_u64()) << 64) | u128::from(crate::random::random_u64());
     // The counter in the low bits: distinct even if two random draws ever collided.
     bits ^= u128::from(count);
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";

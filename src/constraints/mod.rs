@@ -46,7 +46,7 @@
 //!
 //! /// After the browser's PUT: check what landed (the ticket comes from your session or database).
 //! async fn complete(app: &App, ticket: &UploadTicket) -> Result<(), (StatusCode, String)> {
-//!     let options = VerifyOptions::new().delete_on_mismatch(true);
+//!     let options = VerifyOptions::new().with_delete_on_mismatch(true);
 //!     match verify_upload(app.storage.as_ref(), ticket, &options).await {
 //!         Ok(_) => Ok(()),
 //!         Err(Error::Mismatch(m)) => Err((StatusCode::from_u16(m.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY), m.to_string())),
@@ -54,11 +54,12 @@
 //!     }
 //! }
 //! # fn main() {
-//! #     let policy = UploadPolicy::new("uploads/").allow_type("image/*").unwrap().max_size(10 << 20);
+//! #     let policy = UploadPolicy::new("uploads/").allow_type("image/*").unwrap().with_max_size(10 << 20);
 //! #     let _ = axum::Router::<App>::new().route("/api/upload-url", axum::routing::post(upload_url));
 //! # }
 //! ```
 
+mod claims;
 mod complete;
 mod key;
 mod multipart_ticket;
@@ -66,9 +67,10 @@ mod policy;
 mod verify;
 mod words;
 
+pub use claims::{PolicyViolation, TypePattern};
 pub use complete::complete_upload;
 pub use key::{MAX_NAME_BYTES, MAX_NAME_CHARS, safe_key, sanitize_filename, unique_id};
 pub use multipart_ticket::MultipartTicket;
-pub use policy::{PolicyViolation, TypePattern, UploadPolicy, UploadTicket};
+pub use policy::{UploadPolicy, UploadTicket};
 pub use verify::{Mismatch, PartProblem, UploadMismatch, VerifyOptions, verify_upload};
 pub use words::{pattern_in_words, type_in_words};

@@ -18,20 +18,26 @@
 use std::time::Duration;
 
 use crate::multipart::{CompletedPart, MultipartError, MultipartLimits, MultipartUpload, PartNumber, PartPlan};
-use crate::storage::{ObjectMeta, PresignedRequest, PutOptions, Storage};
+use crate::storage::{
+    CompleteOptions, CopySource, GetOptions, ObjectMeta, PartOptions, PresignedRequest, PutMode, PutOptions, Storage,
+};
 use crate::{Error, Result};
 
 use super::policy::UploadPolicy;
 use super::verify::{Mismatch, PartProblem, UploadMismatch, VerifyOptions};
 
 /// A multipart upload presigned under a policy, as the server keeps it between the browser's
-/// requests (with `serde`, store it anywhere: completion can happen in another process).
+/// requests (with `serde`, store it anywhere: completion can happen in another process). Its plan is
+/// made with the backend's multipart limits ([`Storage::multipart_limits`]: equal parts on R2).
+///
+/// With `serde`, `final_key` is written `key` and `first_part_upload_key` `first_part_key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct MultipartTicket {
     /// Where the object appears once verified (the upload's own key).
-    pub key: String,
+    #[cfg_attr(feature = "serde", serde(rename = "key"))]
+    pub final_key: String,
     /// The client's file name, sanitised.
     pub filename: String,
     /// The type the object is stored with, fixed by the server when it created the upload.
@@ -44,8 +50,9 @@ pub struct MultipartTicket {
     pub part_size: u64,
     /// How many parts.
     pub part_count: u32,
-    /// With quarantine: the staging object that takes part 1, to be checked before it joins.
-    pub first_part_key: Option<String>,
+    /// With quarantine: the staging key the client uploads part 1 to, checked before it joins.
+    #[cfg_attr(feature = "serde", serde(rename = "first_part_key"))]
+    pub first_part_upload_key: Option<String>,
     /// How long each part URL lives, in seconds.
     pub url_lifetime: u64,
 }
@@ -67,13 +74,14 @@ impl UploadPolicy {
         declared_size: u64,
     ) -> Result<MultipartTicket> {
         self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
-        let (staging_key, key) = self.keys_for(filename);
-        let plan = PartPlan::new(declared_size, self.preferred_part_size(), &MultipartLimits::S3)?;
-        let upload = storage.create_multipart_upload(&key, &PutOptions::new().content_type(content_type)).await?;
+        let (staging_key, final_key) = self.keys_for(filename);
+        let plan = PartPlan::new(declared_size, self.part_size(), &storage.multipart_limits())?;
+        let options = PutOptions::new().with_content_type(content_type);
+        let upload = storage.create_multipart_upload(&final_key, &options).await?;
         Ok(MultipartTicket {
             filename: super::sanitize_filename(filename),
-            first_part_key: (staging_key != key).then_some(staging_key),
-            key,
+            first_part_upload_key: (staging_key != final_key).then_some(staging_key),
+            final_key,
             content_type: content_type.to_owned(),
             size: declared_size,
             upload,
@@ -85,22 +93,27 @@ impl UploadPolicy {
 }
 
 impl MultipartTicket {
-    /// The ticket's part plan.
+    /// The ticket's part plan under `limits` (the backend's).
     ///
     /// # Errors
     ///
-    /// [`Error::Multipart`] when the ticket's numbers are not a plan (an altered ticket).
-    pub fn plan(&self) -> Result<PartPlan> {
-        let plan = PartPlan::with_part_size(self.size, self.part_size, &MultipartLimits::S3)?;
+    /// [`Error::Multipart`] when the ticket's numbers are not a plan under them (an altered ticket).
+    pub fn plan(&self, limits: &MultipartLimits) -> Result<PartPlan> {
+        let plan = PartPlan::with_part_size(self.size, self.part_size, limits)?;
         if plan.part_count() != self.part_count {
-            return Err(MultipartError::PartSize { size: self.part_size, min: 0, max: 0 }.into());
+            return Err(MultipartError::TooManyParts {
+                parts: u64::from(plan.part_count()),
+                max: self.part_count,
+                part_size: self.part_size,
+            }
+            .into());
         }
         Ok(plan)
     }
 
-    /// The part `part` must be: within the plan.
-    fn planned(&self, part: PartNumber) -> Result<PartPlan> {
-        let plan = self.plan()?;
+    /// The plan, if `part` is in it.
+    fn planned(&self, storage: &dyn Storage, part: PartNumber) -> Result<PartPlan> {
+        let plan = self.plan(&storage.multipart_limits())?;
         if !plan.contains(part) {
             return Err(MultipartError::NotInPlan { number: part.get(), parts: plan.part_count() }.into());
         }
@@ -114,12 +127,16 @@ impl MultipartTicket {
     ///
     /// [`Error::Multipart`] for a part number outside the plan; signing errors.
     pub fn presign_part(&self, storage: &dyn Storage, part: PartNumber) -> Result<PresignedRequest> {
-        let plan = self.planned(part)?;
+        let plan = self.planned(storage, part)?;
         let size = plan.size_of(part);
         let expires = Duration::from_secs(self.url_lifetime);
-        match (&self.first_part_key, part.get()) {
-            (Some(staging), 1) => storage.presign_put(staging, &PutOptions::new().content_length(size), expires),
-            _ => storage.presign_upload_part(&self.upload, part, Some(size), expires),
+        match (&self.first_part_upload_key, part.get()) {
+            (Some(staging), 1) => storage.presign_put(staging, &PutOptions::new().with_content_length(size), expires),
+            _ => storage.presign_upload_part(
+                self.upload.part(part),
+                &PartOptions::new().with_content_length(size),
+                expires,
+            ),
         }
     }
 
@@ -129,10 +146,10 @@ impl MultipartTicket {
     ///
     /// Backend errors.
     pub async fn stored_parts(&self, storage: &dyn Storage) -> Result<Vec<crate::multipart::UploadedPart>> {
-        let mut parts = storage.list_parts(&self.upload).await?;
-        if let Some(staging) = &self.first_part_key {
+        let mut parts = storage.list_parts(&self.upload).all().await?;
+        if let Some(staging) = &self.first_part_upload_key {
             parts.retain(|p| p.number != PartNumber::FIRST);
-            if let Some(first) = storage.head_object(staging).await? {
+            if let Some(first) = storage.head_object(staging, &GetOptions::new()).await? {
                 parts.insert(0, first_part(&first));
             }
         }
@@ -143,7 +160,9 @@ impl MultipartTicket {
     /// against the plan and against what the storage holds: every part of the plan, in order, each
     /// of its planned size, each with the ETag the storage gave it. Then the content is checked (with
     /// `sniff`) — on part 1's staging object before it joins the upload under quarantine, on the
-    /// completed object otherwise — and the object at [`key`](Self::key) is returned.
+    /// completed object otherwise — and the object at [`final_key`](Self::final_key) is returned. The
+    /// completion never replaces an object already at the final key where the storage checks it
+    /// ([`PutMode::Create`]).
     ///
     /// A content mismatch cancels the upload: nothing is kept. Part problems leave it in progress, so
     /// that the client can send the missing or wrong parts and complete again.
@@ -158,10 +177,10 @@ impl MultipartTicket {
         named: &[CompletedPart],
         options: &VerifyOptions,
     ) -> Result<ObjectMeta> {
-        let plan = self.plan()?;
+        let plan = self.plan(&storage.multipart_limits())?;
         let refuse = |problem: PartProblem| {
             Error::Mismatch(UploadMismatch {
-                key: self.key.clone(),
+                key: self.final_key.clone(),
                 problems: vec![Mismatch::Parts(problem)],
                 deleted: false,
             })
@@ -196,12 +215,15 @@ impl MultipartTicket {
             }
             parts.push(CompletedPart::new(part.number, held.etag.clone().unwrap_or_else(|| part.etag.clone())));
         }
-        match &self.first_part_key {
-            Some(staging) => self.complete_quarantined(storage, staging, parts, options).await,
+        match &self.first_part_upload_key {
+            Some(staging) => self.complete_quarantined(storage, staging, &plan, parts, options).await,
             None => {
-                storage.complete_multipart_upload(&self.upload, &parts).await?;
-                let ticket = super::UploadTicket::for_existing(&self.key, &self.content_type, self.size);
-                super::verify_upload(storage, &ticket, &options.delete_on_mismatch(true)).await
+                storage
+                    .complete_multipart_upload(&self.upload, &parts, &create_only())
+                    .await
+                    .map_err(|e| self.taken(e))?;
+                let ticket = super::UploadTicket::for_existing(&self.final_key, &self.content_type, self.size);
+                super::verify_upload(storage, &ticket, &options.with_delete_on_mismatch(true)).await
             }
         }
     }
@@ -210,49 +232,53 @@ impl MultipartTicket {
         &self,
         storage: &dyn Storage,
         staging: &str,
+        plan: &PartPlan,
         mut parts: Vec<CompletedPart>,
         options: &VerifyOptions,
     ) -> Result<ObjectMeta> {
         // Part 1's bytes, checked where they can be read, before they join the upload.
-        let first =
-            PartPlan::with_part_size(self.size, self.part_size, &MultipartLimits::S3)?.size_of(PartNumber::FIRST);
+        let first = plan.size_of(PartNumber::FIRST);
         let check = super::UploadTicket::for_existing(staging, &self.content_type, first);
         let staged = match super::verify::check_content(storage, &check, options).await {
             Ok(meta) => meta,
             Err(Error::Mismatch(mut mismatch)) => {
                 let _ = self.cancel(storage).await;
-                mismatch.key = self.key.clone();
+                mismatch.key = self.final_key.clone();
                 mismatch.deleted = true;
                 return Err(Error::Mismatch(mismatch));
             }
             Err(e) => return Err(e),
         };
-        let joined = storage
-            .upload_part_copy(&self.upload, PartNumber::FIRST, staging, None, staged.etag.as_deref())
-            .await
-            .map_err(|e| {
-                if e.status() == Some(412) {
-                    Error::Mismatch(UploadMismatch {
-                        key: self.key.clone(),
-                        problems: vec![Mismatch::Changed],
-                        deleted: false,
-                    })
-                } else {
-                    e
-                }
+        let mut source = CopySource::new(staging);
+        if let Some(etag) = &staged.etag {
+            source = source.with_if_match(etag.as_str());
+        }
+        let joined =
+            storage.upload_part_copy(self.upload.part(PartNumber::FIRST), &source).await.map_err(|e| match e {
+                Error::PreconditionFailed { .. } => Error::Mismatch(UploadMismatch {
+                    key: self.final_key.clone(),
+                    problems: vec![Mismatch::Changed],
+                    deleted: false,
+                }),
+                e => e,
             })?;
         if let Some(first) = parts.first_mut() {
             *first = joined;
         }
-        let out = storage.complete_multipart_upload(&self.upload, &parts).await?;
+        let out =
+            storage.complete_multipart_upload(&self.upload, &parts, &create_only()).await.map_err(|e| self.taken(e))?;
         let _ = storage.delete_object(staging).await;
-        let mut meta = storage.head_object(&self.key).await?.ok_or_else(|| {
-            Error::Mismatch(UploadMismatch { key: self.key.clone(), problems: vec![Mismatch::Missing], deleted: false })
+        let mut meta = storage.head_object(&self.final_key, &GetOptions::new()).await?.ok_or_else(|| {
+            Error::Mismatch(UploadMismatch {
+                key: self.final_key.clone(),
+                problems: vec![Mismatch::Missing],
+                deleted: false,
+            })
         })?;
         if meta.size != self.size {
-            let _ = storage.delete_object(&self.key).await;
+            let _ = storage.delete_object(&self.final_key).await;
             return Err(Error::Mismatch(UploadMismatch {
-                key: self.key.clone(),
+                key: self.final_key.clone(),
                 problems: vec![Mismatch::Size { expected: self.size, actual: meta.size }],
                 deleted: true,
             }));
@@ -268,10 +294,30 @@ impl MultipartTicket {
     /// Backend errors.
     pub async fn cancel(&self, storage: &dyn Storage) -> Result<()> {
         storage.abort_multipart_upload(&self.upload).await?;
-        if let Some(staging) = &self.first_part_key {
+        if let Some(staging) = &self.first_part_upload_key {
             storage.delete_object(staging).await?;
         }
         Ok(())
+    }
+}
+
+/// Completion never replaces an object already at the final key.
+fn create_only() -> CompleteOptions {
+    CompleteOptions::new().with_mode(PutMode::Create)
+}
+
+impl MultipartTicket {
+    /// A completion refused because something is already at the final key: the upload stays in
+    /// progress, and the caller hears of it as a change under the check.
+    fn taken(&self, error: Error) -> Error {
+        match error {
+            Error::PreconditionFailed { .. } => Error::Mismatch(UploadMismatch {
+                key: self.final_key.clone(),
+                problems: vec![Mismatch::Changed],
+                deleted: false,
+            }),
+            e => e,
+        }
     }
 }
 

@@ -6,139 +6,8 @@ use std::time::Duration;
 use crate::storage::{PostPolicy, PresignedPost, PresignedRequest, PutOptions, Storage};
 use crate::{Error, Result};
 
+use super::claims::{PolicyViolation, TypePattern, parse_content_type, shorten};
 use super::key::sanitize_filename;
-
-/// A media-type pattern: `image/png` (exact), `image/*` (any image) or `*/*` (anything).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TypePattern {
-    /// Lowercase `type`, or `*`.
-    kind: String,
-    /// Lowercase `subtype`, or `*`.
-    subtype: String,
-}
-
-impl TypePattern {
-    /// Parses a pattern.
-    ///
-    /// # Errors
-    ///
-    /// [`PolicyViolation::InvalidContentType`] when `pattern` is not `type/subtype` made of media-type
-    /// characters, or `type/*`, or `*/*`.
-    pub fn parse(pattern: &str) -> Result<Self, PolicyViolation> {
-        let invalid = || PolicyViolation::InvalidContentType { content_type: shorten(pattern) };
-        let (kind, subtype) = pattern.trim().split_once('/').ok_or_else(invalid)?;
-        let ok = |s: &str, star: bool| {
-            (star && s == "*") || (!s.is_empty() && s.len() <= 127 && s.bytes().all(is_media_char))
-        };
-        if !ok(kind, true) || !ok(subtype, true) || (kind == "*" && subtype != "*") {
-            return Err(invalid());
-        }
-        Ok(Self { kind: kind.to_ascii_lowercase(), subtype: subtype.to_ascii_lowercase() })
-    }
-
-    /// Whether the media type `essence` (`type/subtype`, lowercase) matches.
-    fn matches(&self, kind: &str, subtype: &str) -> bool {
-        (self.kind == "*" || self.kind == kind) && (self.subtype == "*" || self.subtype == subtype)
-    }
-}
-
-impl fmt::Display for TypePattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.kind, self.subtype)
-    }
-}
-
-/// RFC 6838 `restricted-name-chars`.
-fn is_media_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b)
-}
-
-fn shorten(text: &str) -> String {
-    text.chars().take(100).collect()
-}
-
-/// Splits a content type into lowercase `type` and `subtype`, checking it (parameters after `;`
-/// must be visible ASCII).
-fn parse_content_type(content_type: &str) -> Result<(String, String), PolicyViolation> {
-    let invalid = || PolicyViolation::InvalidContentType { content_type: shorten(content_type) };
-    let (essence, params) = content_type.split_once(';').unwrap_or((content_type, ""));
-    let (kind, subtype) = essence.trim().split_once('/').ok_or_else(invalid)?;
-    let ok = |s: &str| !s.is_empty() && s.len() <= 127 && s.bytes().all(is_media_char);
-    if !ok(kind) || !ok(subtype) || !params.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
-        return Err(invalid());
-    }
-    Ok((kind.to_ascii_lowercase(), subtype.to_ascii_lowercase()))
-}
-
-/// Why an upload was refused before anything was signed. Each says what the client did wrong, in
-/// words a person understands, and the HTTP status a web handler should answer with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PolicyViolation {
-    /// The content type is not one the policy allows.
-    #[error("files of type {content_type} are not accepted (allowed: {})", allowed.join(", "))]
-    TypeNotAllowed {
-        /// The type the client declared.
-        content_type: String,
-        /// The patterns the policy allows.
-        allowed: Vec<String>,
-    },
-    /// The declared size is over the limit.
-    #[error("the file is {} but the limit is {}", crate::error::human_size(*size), crate::error::human_size(*max))]
-    TooLarge {
-        /// The size the client declared.
-        size: u64,
-        /// The policy's maximum.
-        max: u64,
-    },
-    /// The file is empty and the policy does not allow empty files.
-    #[error("the file is empty")]
-    Empty,
-    /// The content type is not a media type.
-    #[error("{content_type:?} is not a media type such as image/png")]
-    InvalidContentType {
-        /// What the client sent.
-        content_type: String,
-    },
-}
-
-impl PolicyViolation {
-    /// The refusal in words for the person choosing the file, without media types: "This file is a
-    /// web page; only images and PDF documents are accepted."
-    #[must_use]
-    pub fn user_message(&self) -> String {
-        use super::words::{pattern_in_words, type_in_words};
-        match self {
-            Self::TypeNotAllowed { content_type, allowed } => {
-                let kinds: Vec<String> = allowed.iter().map(|p| pattern_in_words(p)).collect();
-                let list = match kinds.as_slice() {
-                    [] => "no files".to_owned(),
-                    [one] => one.clone(),
-                    [init @ .., last] => format!("{} and {last}", init.join(", ")),
-                };
-                format!("This file is {}; only {list} are accepted.", type_in_words(content_type))
-            }
-            Self::TooLarge { size, max } => format!(
-                "This file is {}; files up to {} are accepted.",
-                crate::error::human_size(*size),
-                crate::error::human_size(*max)
-            ),
-            Self::Empty => "This file is empty.".to_owned(),
-            Self::InvalidContentType { .. } => "The browser did not say what kind of file this is.".to_owned(),
-        }
-    }
-
-    /// The HTTP status to answer with: 415 for a refused type, 413 for a file too large, 400
-    /// otherwise.
-    #[must_use]
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::TypeNotAllowed { .. } => 415,
-            Self::TooLarge { .. } => 413,
-            _ => 400,
-        }
-    }
-}
 
 /// What clients may upload, and for how long a presigned upload stays valid.
 ///
@@ -149,8 +18,9 @@ impl PolicyViolation {
 /// let avatars = UploadPolicy::new("avatars/")
 ///     .allow_type("image/png")?
 ///     .allow_type("image/jpeg")?
-///     .max_size(5 * 1024 * 1024)
-///     .expires_in(Duration::from_secs(120));
+///     .with_max_size(5 * 1024 * 1024)
+///     .with_url_lifetime(Duration::from_secs(120));
+/// assert_eq!(avatars.max_size(), 5 * 1024 * 1024);
 /// assert!(avatars.check("me.png", "image/png", 48_213).is_ok());
 /// assert!(avatars.check("me.exe", "application/x-msdownload", 48_213).is_err());
 /// # Ok::<(), stowage::constraints::PolicyViolation>(())
@@ -164,7 +34,7 @@ pub struct UploadPolicy {
     key_prefix: String,
     staging: Option<String>,
     part_size: u64,
-    expires_in: Duration,
+    url_lifetime: Duration,
 }
 
 impl UploadPolicy {
@@ -178,7 +48,7 @@ impl UploadPolicy {
             key_prefix: key_prefix.into(),
             staging: None,
             part_size: crate::multipart::DEFAULT_PART_SIZE,
-            expires_in: Duration::from_secs(300),
+            url_lifetime: Duration::from_secs(300),
         }
     }
 
@@ -194,14 +64,14 @@ impl UploadPolicy {
     /// Without it (the default), uploads land at their final key and are verified there: until the
     /// check, and after it for as long as the presigned URL lives, the key may hold bytes nobody
     /// checked. Use that only when every reader of the prefix verifies for itself.
-    pub fn staging(mut self, prefix: impl Into<String>) -> Self {
+    pub fn with_staging_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.staging = Some(prefix.into());
         self
     }
 
-    /// The part size of multipart tickets ([`presign_multipart`](Self::presign_multipart)): default
-    /// 8 MiB, grown to fit 10,000 parts, at least 5 MiB.
-    pub fn part_size(mut self, bytes: u64) -> Self {
+    /// The preferred part size of multipart tickets ([`presign_multipart`](Self::presign_multipart)):
+    /// default 8 MiB, grown to fit 10,000 parts, at least 5 MiB.
+    pub fn with_part_size(mut self, bytes: u64) -> Self {
         self.part_size = bytes;
         self
     }
@@ -216,21 +86,21 @@ impl UploadPolicy {
         Ok(self)
     }
 
-    /// The largest upload, in bytes.
-    pub fn max_size(mut self, bytes: u64) -> Self {
+    /// The largest upload, in bytes (default 10 MiB).
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;
         self
     }
 
     /// Whether empty files are accepted (not by default).
-    pub fn allow_empty(mut self, allow: bool) -> Self {
+    pub fn with_empty_files(mut self, allow: bool) -> Self {
         self.allow_empty = allow;
         self
     }
 
-    /// How long a presigned upload stays valid (1 s to 7 days).
-    pub fn expires_in(mut self, expires_in: Duration) -> Self {
-        self.expires_in = expires_in;
+    /// How long a presigned upload stays valid (1 s to 7 days; default 5 minutes).
+    pub fn with_url_lifetime(mut self, lifetime: Duration) -> Self {
+        self.url_lifetime = lifetime;
         self
     }
 
@@ -240,7 +110,7 @@ impl UploadPolicy {
         &self.key_prefix
     }
 
-    /// The staging prefix, when uploads are quarantined ([`staging`](Self::staging)).
+    /// The staging prefix, when uploads are quarantined ([`with_staging_prefix`](Self::with_staging_prefix)).
     #[must_use]
     pub fn staging_prefix(&self) -> Option<&str> {
         self.staging.as_deref()
@@ -249,13 +119,19 @@ impl UploadPolicy {
     /// How long presigned URLs of this policy stay valid.
     #[must_use]
     pub fn url_lifetime(&self) -> Duration {
-        self.expires_in
+        self.url_lifetime
     }
 
     /// The preferred part size of multipart tickets.
     #[must_use]
-    pub fn preferred_part_size(&self) -> u64 {
+    pub fn part_size(&self) -> u64 {
         self.part_size
+    }
+
+    /// Whether empty files are accepted.
+    #[must_use]
+    pub fn empty_files(&self) -> bool {
+        self.allow_empty
     }
 
     /// The key the client uploads to and the key the object ends at (the same without staging),
@@ -277,7 +153,7 @@ impl UploadPolicy {
     /// ```
     /// let policy = stowage::constraints::UploadPolicy::new("u/")
     ///     .allow_type("image/*")?.allow_type("application/pdf")?.allow_type("text/plain")?
-    ///     .max_size(32 << 20);
+    ///     .with_max_size(32 << 20);
     /// assert_eq!(policy.accepted_in_words(), "images, PDF documents and text files up to 32.0 MiB");
     /// # Ok::<(), stowage::constraints::PolicyViolation>(())
     /// ```
@@ -292,9 +168,9 @@ impl UploadPolicy {
         format!("{list} up to {}", crate::error::human_size(self.max_size))
     }
 
-    /// The largest upload.
+    /// The largest upload, in bytes.
     #[must_use]
-    pub fn max_size_bytes(&self) -> u64 {
+    pub fn max_size(&self) -> u64 {
         self.max_size
     }
 
@@ -342,11 +218,11 @@ impl UploadPolicy {
         declared_size: u64,
     ) -> Result<UploadTicket> {
         self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
-        let (key, final_key) = self.keys_for(filename);
-        let options = PutOptions::new().content_type(content_type).content_length(declared_size);
-        let request = storage.presign_put(&key, &options, self.expires_in)?;
+        let (upload_key, final_key) = self.keys_for(filename);
+        let options = PutOptions::new().with_content_type(content_type).with_content_length(declared_size);
+        let request = storage.presign_put(&upload_key, &options, self.url_lifetime)?;
         Ok(UploadTicket {
-            key,
+            upload_key,
             final_key,
             filename: sanitize_filename(filename),
             content_type: content_type.to_owned(),
@@ -371,18 +247,18 @@ impl UploadPolicy {
         declared_size: u64,
     ) -> Result<(UploadTicket, PresignedPost)> {
         self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
-        let (key, final_key) = self.keys_for(filename);
+        let (upload_key, final_key) = self.keys_for(filename);
         // The key may vary only inside this upload's own unguessable folder, and the size is the
         // declared one: the form cannot write over another upload, and verification agrees with it.
-        let folder = key.rsplit_once('/').map_or(key.as_str(), |(folder, _)| folder);
-        let policy = PostPolicy::new(key.clone())
-            .key_starts_with(format!("{folder}/"))
-            .content_type(content_type)
-            .content_length_range(declared_size, declared_size)
-            .success_action_status(201);
-        let post = storage.presign_post(&policy, self.expires_in)?;
+        let folder = upload_key.rsplit_once('/').map_or(upload_key.as_str(), |(folder, _)| folder);
+        let policy = PostPolicy::new(upload_key.clone())
+            .with_key_starts_with(format!("{folder}/"))
+            .with_content_type(content_type)
+            .with_content_length_range(declared_size, declared_size)
+            .with_success_action_status(201);
+        let post = storage.presign_post(&policy, self.url_lifetime)?;
         let ticket = UploadTicket {
-            key,
+            upload_key,
             final_key,
             filename: sanitize_filename(filename),
             content_type: content_type.to_owned(),
@@ -398,15 +274,18 @@ impl UploadPolicy {
     }
 }
 
-/// A presigned upload and what it was signed for: the key, the exact type and size. Keep it (or its
+/// A presigned upload and what it was signed for: the keys, the exact type and size. Keep it (or its
 /// keys, type and size) until the client says it is done, then pass it to
 /// [`complete_upload`](super::complete_upload).
+///
+/// With `serde`, `upload_key` is written `key`: the name the browser sends back at completion.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct UploadTicket {
     /// Where the client uploads: the staging key when the policy quarantines uploads.
-    pub key: String,
+    #[cfg_attr(feature = "serde", serde(rename = "key"))]
+    pub upload_key: String,
     /// Where the object is once verified (the same as `key` without staging).
     pub final_key: String,
     /// The client's file name, sanitised: offer it back as the download name.
@@ -428,7 +307,7 @@ impl UploadTicket {
         Self {
             filename: sanitize_filename(key.rsplit('/').next().unwrap_or_default()),
             final_key: key.clone(),
-            key,
+            upload_key: key,
             content_type: content_type.into(),
             size,
             request: PresignedRequest {
@@ -444,7 +323,7 @@ impl UploadTicket {
 impl fmt::Debug for UploadTicket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UploadTicket")
-            .field("key", &self.key)
+            .field("upload_key", &self.upload_key)
             .field("final_key", &self.final_key)
             .field("filename", &self.filename)
             .field("content_type", &self.content_type)
@@ -459,7 +338,12 @@ mod tests {
     use super::*;
 
     fn policy() -> UploadPolicy {
-        UploadPolicy::new("u/").allow_type("image/*").unwrap().allow_type("application/pdf").unwrap().max_size(1000)
+        UploadPolicy::new("u/")
+            .allow_type("image/*")
+            .unwrap()
+            .allow_type("application/pdf")
+            .unwrap()
+            .with_max_size(1000)
     }
 
     #[test]
@@ -478,7 +362,7 @@ mod tests {
         assert_eq!(err.http_status(), 413);
         assert_eq!(err.to_string(), "the file is 5.0 GiB but the limit is 1000 bytes");
         assert_eq!(p.check("a.png", "image/png", 0), Err(PolicyViolation::Empty));
-        assert!(p.clone().allow_empty(true).check("a.png", "image/png", 0).is_ok());
+        assert!(p.clone().with_empty_files(true).check("a.png", "image/png", 0).is_ok());
         for bad in ["", "image", "image/", "/png", "image/png\r\nX: y", "ima ge/png", "*/png"] {
             assert!(matches!(p.check("a", bad, 1), Err(PolicyViolation::InvalidContentType { .. })), "{bad:?}");
         }

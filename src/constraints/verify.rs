@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::storage::{ObjectMeta, Storage};
+use crate::storage::{GetOptions, ObjectMeta, Storage};
 use crate::{Error, Result};
 
 use super::policy::UploadTicket;
@@ -22,7 +22,7 @@ impl VerifyOptions {
     }
 
     /// Delete an object that does not match what was signed.
-    pub fn delete_on_mismatch(mut self, delete: bool) -> Self {
+    pub fn with_delete_on_mismatch(mut self, delete: bool) -> Self {
         self.delete_on_mismatch = delete;
         self
     }
@@ -32,9 +32,21 @@ impl VerifyOptions {
     /// knows.
     #[cfg(feature = "sniff")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sniff")))]
-    pub fn sniff(mut self, sniff: bool) -> Self {
+    pub fn with_sniff(mut self, sniff: bool) -> Self {
         self.sniff = sniff;
         self
+    }
+
+    /// Whether a mismatching object is deleted.
+    #[must_use]
+    pub fn delete_on_mismatch(&self) -> bool {
+        self.delete_on_mismatch
+    }
+
+    /// Whether the first bytes are checked against the declared type.
+    #[must_use]
+    pub fn sniff(&self) -> bool {
+        self.sniff
     }
 }
 
@@ -175,7 +187,7 @@ pub struct UploadMismatch {
     pub key: String,
     /// What differed.
     pub problems: Vec<Mismatch>,
-    /// Whether the object was deleted ([`VerifyOptions::delete_on_mismatch`]).
+    /// Whether the object was deleted ([`VerifyOptions::with_delete_on_mismatch`]).
     pub deleted: bool,
 }
 
@@ -226,9 +238,9 @@ fn essence(content_type: &str) -> String {
     content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
-/// Checks what landed at `ticket.key` after the client says the upload is done: it exists, its size
-/// is the signed size, its type the signed type, and (with [`VerifyOptions::sniff`]) its first bytes
-/// look like that type.
+/// Checks what landed at `ticket.upload_key` after the client says the upload is done: it exists, its
+/// size is the signed size, its type the signed type, and (with [`VerifyOptions::with_sniff`]) its
+/// first bytes look like that type.
 ///
 /// A presigned PUT stays usable until it expires: a client could upload again, other bytes of the same
 /// type and size, after the check. Keep expiries short, and verify after the URL has expired or copy
@@ -262,9 +274,9 @@ async fn verify(
     options: &VerifyOptions,
     check_type: bool,
 ) -> Result<ObjectMeta> {
-    let Some(meta) = storage.head_object(&ticket.key).await? else {
+    let Some(meta) = storage.head_object(&ticket.upload_key, &GetOptions::new()).await? else {
         return Err(Error::Mismatch(UploadMismatch {
-            key: ticket.key.clone(),
+            key: ticket.upload_key.clone(),
             problems: vec![Mismatch::Missing],
             deleted: false,
         }));
@@ -278,34 +290,44 @@ async fn verify(
     }
     // The first bytes are worth reading only for an object that is otherwise what was signed.
     if options.sniff && problems.is_empty() && meta.size > 0 {
-        match sniff(storage, ticket).await {
+        match sniff(storage, ticket, meta.etag.as_deref()).await {
             Ok(Some(problem)) => problems.push(problem),
             Ok(None) => {}
-            // Gone between the HEAD and the GET.
-            Err(e) if e.is_not_found() => problems.push(Mismatch::Missing),
             Err(e) => return Err(e),
         }
     }
     if problems.is_empty() {
         return Ok(meta);
     }
-    let deleted = options.delete_on_mismatch && storage.delete_object(&ticket.key).await.is_ok();
-    Err(Error::Mismatch(UploadMismatch { key: ticket.key.clone(), problems, deleted }))
+    let deleted = options.delete_on_mismatch && storage.delete_object(&ticket.upload_key).await.is_ok();
+    Err(Error::Mismatch(UploadMismatch { key: ticket.upload_key.clone(), problems, deleted }))
 }
 
 #[cfg(not(feature = "sniff"))]
-async fn sniff(_storage: &dyn Storage, _ticket: &UploadTicket) -> Result<Option<Mismatch>> {
+async fn sniff(_storage: &dyn Storage, _ticket: &UploadTicket, _etag: Option<&str>) -> Result<Option<Mismatch>> {
     Ok(None)
 }
 
 #[cfg(feature = "sniff")]
-async fn sniff(storage: &dyn Storage, ticket: &UploadTicket) -> Result<Option<Mismatch>> {
-    use crate::storage::{ByteRange, GetOptions};
+async fn sniff(storage: &dyn Storage, ticket: &UploadTicket, etag: Option<&str>) -> Result<Option<Mismatch>> {
+    use crate::storage::ByteRange;
     const HEAD: usize = 8192;
     if ticket.size == 0 {
         return Ok(None);
     }
-    let mut object = storage.get_object(&ticket.key, &GetOptions::new().range(ByteRange::first(HEAD as u64))).await?;
+    // The bytes read are those of the object whose size and type were checked: its ETag is the
+    // read's condition.
+    let mut options = GetOptions::new().with_range(ByteRange::first(HEAD as u64));
+    if let Some(etag) = etag {
+        options = options.with_if_match(etag);
+    }
+    let object = match storage.get_object(&ticket.upload_key, &options).await {
+        Ok(Some(object)) => object,
+        Ok(None) => return Ok(Some(Mismatch::Missing)),
+        Err(Error::PreconditionFailed { .. }) => return Ok(Some(Mismatch::Changed)),
+        Err(e) => return Err(e),
+    };
+    let mut object = object;
     let mut head = Vec::with_capacity(HEAD);
     while head.len() < HEAD {
         match object.body.chunk().await? {

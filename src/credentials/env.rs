@@ -132,8 +132,22 @@ impl EnvironmentCredentials {
         Self { env }
     }
 
-    /// The credentials, without waiting.
-    pub(crate) fn get(&self) -> Result<Credentials, CredentialsError> {
+    /// The credentials the variables hold now, without waiting: what a program that signs with the
+    /// sans-IO core alone reads at start.
+    ///
+    /// ```no_run
+    /// use stowage::credentials::EnvironmentCredentials;
+    ///
+    /// let credentials = EnvironmentCredentials::new().credentials()?;
+    /// let signer = stowage::sigv4::Signer::new(credentials, "auto", "s3")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialsError::NotConfigured`] when neither `S3_ACCESS_KEY_ID` nor `AWS_ACCESS_KEY_ID` is
+    /// set; [`CredentialsError::InvalidConfig`] when a key is set without its secret (or the reverse).
+    pub fn credentials(&self) -> Result<Credentials, CredentialsError> {
         from_env(&self.env)
     }
 }
@@ -142,7 +156,7 @@ const PROVIDER: &str = "the environment";
 
 /// Credentials from the `S3_*` variables, or else the `AWS_*` ones (never a mix of the two).
 pub(crate) fn from_env(env: &Env) -> Result<Credentials, CredentialsError> {
-    match Credentials::lookup_pair(|name| env.get(name)) {
+    match lookup_pair(|name| env.get(name)) {
         Ok(Some(credentials)) => Ok(credentials),
         Ok(None) => {
             Err(CredentialsError::not_configured(PROVIDER, "neither S3_ACCESS_KEY_ID nor AWS_ACCESS_KEY_ID is set"))
@@ -151,10 +165,34 @@ pub(crate) fn from_env(env: &Env) -> Result<Credentials, CredentialsError> {
     }
 }
 
+/// The `S3_*` triple, or else the `AWS_*` one — never a key of one with the secret of the other.
+/// `Ok(None)` when neither key is set; `Err((set, missing))` when one of a pair is.
+fn lookup_pair(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Credentials>, (&'static str, &'static str)> {
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    for (id, secret, token) in [
+        ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_SESSION_TOKEN"),
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    ] {
+        match (get(id), get(secret)) {
+            (Some(key), Some(secret_value)) => {
+                let credentials = Credentials::new(key.trim(), secret_value.trim());
+                return Ok(Some(match get(token) {
+                    Some(t) => credentials.with_session_token(t.trim()),
+                    None => credentials,
+                }));
+            }
+            (Some(_), None) => return Err((id, secret)),
+            (None, Some(_)) => return Err((secret, id)),
+            (None, None) => {}
+        }
+    }
+    Ok(None)
+}
+
 #[async_trait::async_trait]
 impl ProvideCredentials for EnvironmentCredentials {
     async fn provide(&self) -> Result<Credentials, CredentialsError> {
-        self.get()
+        self.credentials()
     }
 
     fn name(&self) -> String {
@@ -171,7 +209,32 @@ mod tests {
         Env::Fixed(Arc::new(map))
     }
 
-    // Which names win is `Credentials::lookup_pair`'s, tested with it; here, the errors.
+    #[test]
+    fn s3_names_win_and_are_never_mixed_with_aws_names() {
+        let c = from_env(&env(&[
+            ("S3_ACCESS_KEY_ID", "s3id"),
+            ("S3_SECRET_ACCESS_KEY", "s3secret"),
+            ("AWS_ACCESS_KEY_ID", "awsid"),
+            ("AWS_SECRET_ACCESS_KEY", "awssecret"),
+            ("AWS_SESSION_TOKEN", "awstoken"),
+        ]))
+        .unwrap();
+        assert_eq!((c.access_key_id(), c.secret_access_key()), ("s3id", "s3secret"));
+        assert!(!c.has_session_token(), "the AWS token belongs to the AWS key");
+        let aws = from_env(&env(&[
+            ("AWS_ACCESS_KEY_ID", "awsid"),
+            ("AWS_SECRET_ACCESS_KEY", "awssecret"),
+            ("AWS_SESSION_TOKEN", "awstoken"),
+        ]))
+        .unwrap();
+        assert_eq!((aws.access_key_id(), aws.session_token()), ("awsid", Some("awstoken")));
+        let mixed = from_env(&env(&[("S3_ACCESS_KEY_ID", "s3id"), ("AWS_SECRET_ACCESS_KEY", "x")])).unwrap_err();
+        assert!(
+            matches!(&mixed, CredentialsError::InvalidConfig { reason, .. } if reason.contains("S3_SECRET_ACCESS_KEY")),
+            "{mixed}"
+        );
+    }
+
     #[test]
     fn half_configured_is_an_error_and_absent_is_not_configured() {
         let half = from_env(&env(&[("S3_ACCESS_KEY_ID", "id")])).unwrap_err();

@@ -109,11 +109,10 @@ pub enum CredentialsError {
     },
 
     /// Presigning was asked for before the first credentials arrived from a source that needs the
-    /// network. Build the backend with [`S3Storage::load_from_env`](crate::S3Storage::load_from_env)
-    /// (or call [`S3Storage::refresh_credentials`](crate::S3Storage::refresh_credentials) once at
-    /// start-up) to have them before the first presign.
+    /// network. [`S3Config::build`](crate::S3Config::build) fetches them before it returns a backend,
+    /// so this is seen only by a backend built another way.
     #[error(
-        "{provider}: credentials not loaded yet{}; build the storage with S3Storage::load_from_env().await, or await storage.refresh_credentials() at start-up",
+        "{provider}: credentials not loaded yet{}; build the storage with S3Config::build().await, which fetches them",
         .last_error.as_ref().map(|e| format!(" (the last attempt failed: {e})")).unwrap_or_default()
     )]
     NotLoaded {
@@ -193,7 +192,7 @@ pub(crate) fn seconds(d: Duration) -> String {
 }
 
 pub(crate) fn instant(t: OffsetDateTime) -> String {
-    crate::s3::dates::format_iso8601(t)
+    crate::wire::dates::format_iso8601(t)
 }
 
 pub(crate) fn list(skipped: &[crate::credentials::Skipped]) -> String {

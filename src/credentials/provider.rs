@@ -56,9 +56,9 @@ pub trait ProvideCredentials: Send + Sync + fmt::Debug {
     }
 }
 
-/// Fixed credentials as a provider, for [`S3Config::from_provider`](crate::S3Config::from_provider)
-/// and for tests of the rotating path. ([`S3Config::new`](crate::S3Config::new) takes a
-/// [`Credentials`] value directly.) They never change; with an expiry set, they stop being used at it.
+/// Fixed credentials as a provider, for tests of the rotating path ([`S3Config::new`](crate::S3Config::new)
+/// takes a [`Credentials`] value directly, without a cache). They never change; with an expiry set,
+/// they stop being used at it.
 #[derive(Debug, Clone)]
 pub struct StaticCredentials {
     credentials: Credentials,
@@ -80,6 +80,49 @@ impl ProvideCredentials for StaticCredentials {
 
     fn name(&self) -> String {
         "static credentials".into()
+    }
+}
+
+/// Credentials as [`S3Config::new`](crate::S3Config::new) takes them: fixed [`Credentials`], or any
+/// [`ProvideCredentials`] (a source of the chain, the chain itself, or one of your own), asked ahead
+/// of each expiry.
+///
+/// ```
+/// use stowage::credentials::ContainerCredentials;
+/// use stowage::{Credentials, S3Config};
+///
+/// let fixed = S3Config::new("my-app-uploads", "auto", Credentials::new("AKID", "secret"));
+/// let ecs = S3Config::new("my-app-uploads", "eu-west-1", ContainerCredentials::from_env());
+/// # let _ = (fixed, ecs);
+/// ```
+#[derive(Clone)]
+pub struct AnyCredentials(pub(crate) Source);
+
+/// What [`AnyCredentials`] holds.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Fixed(Credentials),
+    Provider(std::sync::Arc<dyn ProvideCredentials>),
+}
+
+impl From<Credentials> for AnyCredentials {
+    fn from(credentials: Credentials) -> Self {
+        Self(Source::Fixed(credentials))
+    }
+}
+
+impl<P: ProvideCredentials + 'static> From<P> for AnyCredentials {
+    fn from(provider: P) -> Self {
+        Self(Source::Provider(std::sync::Arc::new(provider)))
+    }
+}
+
+impl fmt::Debug for AnyCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Source::Fixed(credentials) => credentials.fmt(f),
+            Source::Provider(provider) => f.debug_tuple("Provider").field(provider).finish(),
+        }
     }
 }
 

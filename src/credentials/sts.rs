@@ -127,7 +127,7 @@ fn read_credentials(
     action: &str,
     reply: &Reply,
 ) -> Result<Credentials, CredentialsError> {
-    let document = crate::s3::xml::parse(&reply.body);
+    let document = crate::wire::xml::parse(&reply.body);
     if !(200..300).contains(&reply.status) {
         let reason = document
             .ok()

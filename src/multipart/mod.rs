@@ -12,7 +12,9 @@
 //!   but the last; at most 5 GiB; at most 10,000 parts; objects up to 48.8 TiB on S3, 4.995 TiB on R2
 //!   ([`MultipartLimits`]). The size starts at 8 MiB and grows, in whole MiB, to fit 10,000 parts.
 //! - **Typed values**: [`PartNumber`] (1 to 10,000), [`UploadId`], [`MultipartUpload`] (key and id),
-//!   [`CompletedPart`] (number and ETag); a completion's parts ascend, each once.
+//!   [`UploadPart`] (an upload's part, as the part requests address it), [`CompletedPart`] (number
+//!   and ETag); a completion's parts ascend, each once. They are the [`Storage`](crate::Storage)
+//!   trait's vocabulary, and this module's logic (the plan, the part loop) is built on that trait.
 //! - **Completion is checked**: S3 can answer `CompleteMultipartUpload` with 200 and an `<Error>`
 //!   document; that is an error, never a success. On R2 the stored parts are listed first, and uneven
 //!   parts are refused with [`MultipartError::UnevenParts`] instead of R2's terse `InvalidPart`.
@@ -30,35 +32,37 @@
 //! ```no_run
 //! # async fn demo(storage: &dyn stowage::Storage) -> stowage::Result<()> {
 //! use std::time::Duration;
-//! use stowage::multipart::{CompletedPart, PartPlan, MultipartLimits};
-//! use stowage::PutOptions;
+//! use stowage::multipart::{CompletedPart, PartPlan};
+//! use stowage::{CompleteOptions, PartOptions, PutOptions};
 //!
 //! // A browser sends a 200 MiB video in parts, each through its own presigned URL.
-//! let plan = PartPlan::new(200 << 20, 8 << 20, &MultipartLimits::S3)?;
-//! let upload = storage.create_multipart_upload("videos/talk.mp4", &PutOptions::new().content_type("video/mp4")).await?;
+//! let plan = PartPlan::new(200 << 20, 8 << 20, &storage.multipart_limits())?;
+//! let options = PutOptions::new().with_content_type("video/mp4");
+//! let upload = storage.create_multipart_upload("videos/talk.mp4", &options).await?;
 //! for part in plan.parts() {
-//!     let url = storage.presign_upload_part(&upload, part, Some(plan.size_of(part)), Duration::from_secs(3600))?;
+//!     let signed = PartOptions::new().with_content_length(plan.size_of(part));
+//!     let url = storage.presign_upload_part(upload.part(part), &signed, Duration::from_secs(3600))?;
 //!     // … hand `url` to the browser; it answers with the part's ETag.
 //! }
 //! // Later, with the ETags the browser sent back (or those `list_parts` reports):
 //! let parts: Vec<CompletedPart> = storage
 //!     .list_parts(&upload)
+//!     .all()
 //!     .await?
 //!     .into_iter()
 //!     .filter_map(|p| Some(CompletedPart::new(p.number, p.etag?)))
 //!     .collect();
-//! storage.complete_multipart_upload(&upload, &parts).await?;
+//! storage.complete_multipart_upload(&upload, &parts, &CompleteOptions::new()).await?;
 //! # Ok(())
 //! # }
 //! ```
 
 mod plan;
-mod types;
 pub(crate) mod upload;
 
-pub use plan::{DEFAULT_PART_SIZE, MultipartLimits, PartPlan};
-pub(crate) use types::check_part_list;
-pub use types::{
-    CompletedPart, MultipartError, MultipartUpload, MultipartUploadInfo, PartNumber, UploadId, UploadedPart,
+pub use crate::storage::multipart::{
+    CompletedPart, MultipartError, MultipartLimits, MultipartUpload, MultipartUploadInfo, PartNumber, UploadId,
+    UploadPart, UploadedPart,
 };
+pub use plan::{DEFAULT_PART_SIZE, PartPlan};
 pub use upload::abort_stale_uploads;

@@ -2,98 +2,9 @@
 
 use std::fmt;
 
-use super::{MultipartError, PartNumber};
+use crate::storage::multipart::{MultipartError, MultipartLimits, PartNumber};
 
 const MIB: u64 = 1024 * 1024;
-const GIB: u64 = 1024 * MIB;
-
-/// The multipart rules of a service.
-///
-/// | | Amazon S3 | Cloudflare R2 |
-/// |---|---|---|
-/// | part size | 5 MiB to 5 GiB, the last part smaller | 5 MiB to 5 GiB; all but the last of one size, the last not larger |
-/// | parts | 1 to 10,000 | 1 to 10,000 |
-/// | object | 48.8 TiB (10,000 × 5 GiB) | 4.995 TiB |
-///
-/// Sources: the AWS S3 User Guide, "Amazon S3 multipart upload limits"; Cloudflare R2 "Limits" and
-/// "Multipart upload" (R2 answers `InvalidPart` at completion when the parts are uneven).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MultipartLimits {
-    /// The smallest part but the last.
-    pub min_part_size: u64,
-    /// The largest part.
-    pub max_part_size: u64,
-    /// The most parts.
-    pub max_parts: u32,
-    /// The largest object.
-    pub max_object_size: u64,
-    /// Whether every part but the last must have one size, the last not larger (R2).
-    pub equal_parts: bool,
-}
-
-impl MultipartLimits {
-    /// Amazon S3's limits (and those of S3-compatible servers, unless they say otherwise).
-    pub const S3: Self = Self {
-        min_part_size: 5 * MIB,
-        max_part_size: 5 * GIB,
-        max_parts: 10_000,
-        max_object_size: 10_000 * 5 * GIB,
-        equal_parts: false,
-    };
-
-    /// Cloudflare R2's limits: as S3's, with equal parts and objects up to 4.995 TiB.
-    pub const R2: Self = Self {
-        min_part_size: 5 * MIB,
-        max_part_size: 5 * GIB,
-        max_parts: 10_000,
-        max_object_size: 5 * 1024 * GIB - 5 * GIB,
-        equal_parts: true,
-    };
-}
-
-impl MultipartLimits {
-    /// With another smallest part (but the last).
-    #[must_use]
-    pub const fn with_min_part_size(mut self, bytes: u64) -> Self {
-        self.min_part_size = bytes;
-        self
-    }
-
-    /// With another largest part.
-    #[must_use]
-    pub const fn with_max_part_size(mut self, bytes: u64) -> Self {
-        self.max_part_size = bytes;
-        self
-    }
-
-    /// With another most parts.
-    #[must_use]
-    pub const fn with_max_parts(mut self, parts: u32) -> Self {
-        self.max_parts = parts;
-        self
-    }
-
-    /// With another largest object.
-    #[must_use]
-    pub const fn with_max_object_size(mut self, bytes: u64) -> Self {
-        self.max_object_size = bytes;
-        self
-    }
-
-    /// Whether every part but the last must have one size.
-    #[must_use]
-    pub const fn with_equal_parts(mut self, equal: bool) -> Self {
-        self.equal_parts = equal;
-        self
-    }
-}
-
-impl Default for MultipartLimits {
-    fn default() -> Self {
-        Self::S3
-    }
-}
 
 /// The part size stowage starts from: 8 MiB, grown to fit the object in 10,000 parts.
 pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
@@ -130,15 +41,15 @@ impl PartPlan {
     /// [`MultipartError::ObjectTooLarge`] beyond the service's largest object,
     /// [`MultipartError::PartSize`] when no allowed part size fits it.
     pub fn new(object_size: u64, preferred_part_size: u64, limits: &MultipartLimits) -> Result<Self, MultipartError> {
-        if object_size > limits.max_object_size {
-            return Err(MultipartError::ObjectTooLarge { size: object_size, max: limits.max_object_size });
+        if object_size > limits.max_object_size() {
+            return Err(MultipartError::ObjectTooLarge { size: object_size, max: limits.max_object_size() });
         }
-        let mut part_size = preferred_part_size.max(limits.min_part_size).max(1);
-        let needed = object_size.div_ceil(u64::from(limits.max_parts).max(1));
+        let mut part_size = preferred_part_size.max(limits.min_part_size()).max(1);
+        let needed = object_size.div_ceil(u64::from(limits.max_parts()).max(1));
         if part_size < needed {
             part_size = needed.div_ceil(MIB).saturating_mul(MIB);
         }
-        Self::with_part_size(object_size, part_size.min(limits.max_part_size.max(needed)), limits)
+        Self::with_part_size(object_size, part_size.min(limits.max_part_size().max(needed)), limits)
     }
 
     /// A plan with exactly `part_size` bytes a part.
@@ -148,22 +59,23 @@ impl PartPlan {
     /// [`MultipartError::ObjectTooLarge`], [`MultipartError::PartSize`] outside the service's range,
     /// [`MultipartError::TooManyParts`] when the object needs more parts than allowed.
     pub fn with_part_size(object_size: u64, part_size: u64, limits: &MultipartLimits) -> Result<Self, MultipartError> {
-        if object_size > limits.max_object_size {
-            return Err(MultipartError::ObjectTooLarge { size: object_size, max: limits.max_object_size });
+        if object_size > limits.max_object_size() {
+            return Err(MultipartError::ObjectTooLarge { size: object_size, max: limits.max_object_size() });
         }
         let single_part = object_size <= part_size;
-        if part_size > limits.max_part_size || part_size == 0 || (part_size < limits.min_part_size && !single_part) {
+        if part_size > limits.max_part_size() || part_size == 0 || (part_size < limits.min_part_size() && !single_part)
+        {
             return Err(MultipartError::PartSize {
                 size: part_size,
-                min: limits.min_part_size,
-                max: limits.max_part_size,
+                min: limits.min_part_size(),
+                max: limits.max_part_size(),
             });
         }
         let count = object_size.div_ceil(part_size).max(1);
         let part_count = u32::try_from(count)
             .ok()
-            .filter(|&n| n <= limits.max_parts)
-            .ok_or(MultipartError::TooManyParts { parts: count, max: limits.max_parts, part_size })?;
+            .filter(|&n| n <= limits.max_parts())
+            .ok_or(MultipartError::TooManyParts { parts: count, max: limits.max_parts(), part_size })?;
         Ok(Self { object_size, part_size, part_count })
     }
 
@@ -229,6 +141,8 @@ impl fmt::Display for PartPlan {
 mod tests {
     use super::*;
 
+    const GIB: u64 = 1024 * MIB;
+
     #[test]
     fn parts_are_equal_but_the_last_which_is_not_larger() {
         let plan = PartPlan::new(21 * MIB + 3, 5 * MIB, &MultipartLimits::S3).unwrap();
@@ -249,7 +163,7 @@ mod tests {
             assert!(plan.part_size() <= 5 * GIB && plan.part_size() >= 8 * MIB);
             assert!(u64::from(plan.part_count()) * plan.part_size() >= size);
         }
-        let r2 = PartPlan::new(MultipartLimits::R2.max_object_size, DEFAULT_PART_SIZE, &MultipartLimits::R2).unwrap();
+        let r2 = PartPlan::new(MultipartLimits::R2.max_object_size(), DEFAULT_PART_SIZE, &MultipartLimits::R2).unwrap();
         assert!(r2.part_count() <= 10_000);
     }
 

@@ -1,15 +1,19 @@
-//! Uploading one body in parts: concurrently, with bounded memory, each part retried on its own, and
-//! the whole upload aborted when a part fails for good.
+//! The one part loop: an object written in parts — uploaded from a body, or copied from another
+//! object — concurrently, with bounded memory, each part retried on its own (by the backend), and the
+//! whole upload aborted when a part fails for good.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use time::OffsetDateTime;
 
-use super::{CompletedPart, MultipartLimits, MultipartUpload, PartPlan};
+use super::PartPlan;
 use crate::body::{Body, ExactLength, Reporter, Source, find_body_failure};
-use crate::storage::{PutObjectOutput, PutOptions, Storage};
+use crate::storage::multipart::{CompletedPart, MultipartLimits, MultipartUpload, PartNumber};
+use crate::storage::{CompleteOptions, CopySource, ObjectMeta, PutObjectOutput, PutOptions, Storage};
 use crate::{Error, Result};
 
 /// How a large body is sent in parts.
@@ -25,25 +29,35 @@ pub(crate) struct Transfer {
     pub(crate) limits: MultipartLimits,
 }
 
-/// Uploads `body` to `key` in parts. `storage` is cloned into one task per part in flight, so that
-/// parts are hashed, encrypted and sent on every core of the runtime.
-pub(crate) async fn put_in_parts<S>(
+/// A part's request, ready to run in a task of its own.
+type PartTask = Pin<Box<dyn Future<Output = Result<CompletedPart>> + Send>>;
+
+/// What the parts of a multipart write are made from: a body cut into parts, or ranges of another
+/// object.
+trait PartSource {
+    /// The request that writes part `number` of `upload`. Called once per part, in order, and only
+    /// when a slot is free: what it prepares (a stream's next part) is in memory for at most the
+    /// parts in flight.
+    async fn start(&mut self, upload: &MultipartUpload, number: PartNumber) -> Result<PartTask>;
+}
+
+/// Writes the object at `key` in the parts of `plan`: creates the upload (stored with `options`),
+/// runs the request `source` gives for each part, at most `concurrency` at once, then completes the
+/// upload under the options' [`PutMode`](crate::PutMode) — or aborts it when anything failed, so
+/// that nothing stays in progress and nothing partial is ever visible.
+async fn write_in_parts<S: Storage + ?Sized>(
     storage: &S,
     key: &str,
-    body: Body,
     options: &PutOptions,
-    transfer: &Transfer,
-) -> Result<PutObjectOutput>
-where
-    S: Storage + Clone + 'static,
-{
-    let plan = PartPlan::new(body.len(), transfer.part_size, &transfer.limits).map_err(Error::Multipart)?;
-    let reporter = body.reporter().map(|r| r.for_parts(plan.part_count() as usize));
-    let source = body.into_source();
+    plan: &PartPlan,
+    concurrency: usize,
+    source: &mut impl PartSource,
+) -> Result<PutObjectOutput> {
     let upload = storage.create_multipart_upload(key, options).await?;
-    let sent = send_parts(storage, &upload, &plan, source, reporter, transfer.concurrency.max(1)).await;
+    let sent = run_parts(&upload, plan, concurrency.max(1), source).await;
+    let complete = CompleteOptions::new().with_mode(options.mode().clone());
     let result = match sent {
-        Ok(parts) => storage.complete_multipart_upload(&upload, &parts).await,
+        Ok(parts) => storage.complete_multipart_upload(&upload, &parts, &complete).await,
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
@@ -61,6 +75,131 @@ where
         let _ = storage.abort_multipart_upload(&upload).await;
     }
     result
+}
+
+/// Runs the request of every part of `plan`, at most `concurrency` at once, and returns the parts in
+/// order. The first failure stops every other part.
+async fn run_parts(
+    upload: &MultipartUpload,
+    plan: &PartPlan,
+    concurrency: usize,
+    source: &mut impl PartSource,
+) -> Result<Vec<CompletedPart>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut done = Vec::with_capacity(plan.part_count() as usize);
+    let mut numbers = plan.parts();
+    loop {
+        // Fill the free slots first: memory holds at most `concurrency` prepared parts.
+        while tasks.len() < concurrency {
+            let Some(number) = numbers.next() else { break };
+            let task = match source.start(upload, number).await {
+                Ok(task) => task,
+                Err(e) => {
+                    tasks.abort_all();
+                    return Err(e);
+                }
+            };
+            #[cfg(feature = "tracing")]
+            let task = tracing::Instrument::instrument(
+                task,
+                tracing::info_span!(target: "stowage", "part", number = number.get()),
+            );
+            tasks.spawn(task);
+        }
+        match tasks.join_next().await {
+            None => break,
+            Some(Ok(Ok(part))) => done.push(part),
+            Some(Ok(Err(e))) => {
+                tasks.abort_all();
+                return Err(e);
+            }
+            Some(Err(joined)) => {
+                tasks.abort_all();
+                return Err(Error::Transport {
+                    operation: "UploadPart",
+                    message: format!("a part's task ended without an answer: {joined}"),
+                    timeout: false,
+                    source: None,
+                });
+            }
+        }
+    }
+    done.sort_by_key(|part| part.number);
+    Ok(done)
+}
+
+/// Uploads `body` to `key` in parts. `storage` is cloned into one task per part in flight, so that
+/// parts are hashed, encrypted and sent on every core of the runtime.
+pub(crate) async fn put_in_parts<S>(
+    storage: &S,
+    key: &str,
+    body: Body,
+    options: &PutOptions,
+    transfer: &Transfer,
+) -> Result<PutObjectOutput>
+where
+    S: Storage + Clone + 'static,
+{
+    let plan = PartPlan::new(body.len(), transfer.part_size, &transfer.limits).map_err(Error::Multipart)?;
+    let reporter = body.reporter().map(|r| r.for_parts(plan.part_count() as usize));
+    let mut source = BodyParts { storage: storage.clone(), parts: Parts::new(body.into_source())?, reporter, plan };
+    write_in_parts(storage, key, options, &plan, transfer.concurrency, &mut source).await
+}
+
+/// The parts of a body.
+struct BodyParts<S> {
+    storage: S,
+    parts: Parts,
+    reporter: Option<Reporter>,
+    plan: PartPlan,
+}
+
+impl<S: Storage + Clone + 'static> PartSource for BodyParts<S> {
+    async fn start(&mut self, upload: &MultipartUpload, number: PartNumber) -> Result<PartTask> {
+        let body = self.parts.body(self.plan.part_range(number)).await?;
+        let body = body.reporting_to(self.reporter.as_ref().map(|r| r.slot(number.get() as usize - 1)));
+        let (storage, upload) = (self.storage.clone(), upload.clone());
+        Ok(Box::pin(async move { storage.upload_part(upload.part(number), body).await }))
+    }
+}
+
+/// Copies `source` (as HEAD saw it: its size and ETag) to `destination` in parts of `part_size`, each
+/// part on the condition that the source is still the one seen, stored with `options`.
+pub(crate) async fn copy_in_parts<S>(
+    storage: &S,
+    source: &str,
+    seen: &ObjectMeta,
+    destination: &str,
+    options: &PutOptions,
+    part_size: u64,
+    concurrency: usize,
+) -> Result<PutObjectOutput>
+where
+    S: Storage + Clone + 'static,
+{
+    let plan = PartPlan::new(seen.size, part_size, &storage.multipart_limits())?;
+    let mut ranges =
+        SourceRanges { storage: storage.clone(), source: source.to_owned(), etag: seen.etag.clone(), plan };
+    write_in_parts(storage, destination, options, &plan, concurrency, &mut ranges).await
+}
+
+/// The ranges of an object, copied into parts.
+struct SourceRanges<S> {
+    storage: S,
+    source: String,
+    etag: Option<String>,
+    plan: PartPlan,
+}
+
+impl<S: Storage + Clone + 'static> PartSource for SourceRanges<S> {
+    async fn start(&mut self, upload: &MultipartUpload, number: PartNumber) -> Result<PartTask> {
+        let mut from = CopySource::new(self.source.as_str()).with_range(self.plan.part_range(number));
+        if let Some(etag) = &self.etag {
+            from = from.with_if_match(etag.as_str());
+        }
+        let (storage, upload) = (self.storage.clone(), upload.clone());
+        Ok(Box::pin(async move { storage.upload_part_copy(upload.part(number), &from).await }))
+    }
 }
 
 /// Where the parts come from.
@@ -90,7 +229,9 @@ impl Parts {
         })
     }
 
-    /// The body of the part holding `range` of the object.
+    /// The body of the part holding `range` of the object. A stream that holds more than it declared
+    /// fails before its last part is read whole (the stream holds back the chunk that completes its
+    /// length until it has ended).
     async fn body(&mut self, range: std::ops::Range<u64>) -> Result<Body> {
         let too_large = || Error::Config("a part does not fit in this machine's memory; use smaller parts".into());
         match self {
@@ -129,79 +270,6 @@ impl Parts {
     }
 }
 
-/// Sends every part of `plan`, at most `concurrency` at once, and returns them in order. A stream
-/// that holds more than it declared fails before its last part is read whole (the stream holds back
-/// the chunk that completes its length until it has ended).
-async fn send_parts<S>(
-    storage: &S,
-    upload: &MultipartUpload,
-    plan: &PartPlan,
-    source: Source,
-    reporter: Option<Reporter>,
-    concurrency: usize,
-) -> Result<Vec<CompletedPart>>
-where
-    S: Storage + Clone + 'static,
-{
-    let mut parts = Parts::new(source)?;
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut done = Vec::with_capacity(plan.part_count() as usize);
-    let mut numbers = plan.parts();
-    loop {
-        // Fill the free slots first: memory holds at most `concurrency` stream parts.
-        while tasks.len() < concurrency {
-            let Some(number) = numbers.next() else { break };
-            let body = match parts.body(plan.part_range(number)).await {
-                Ok(body) => body,
-                Err(e) => {
-                    tasks.abort_all();
-                    return Err(e);
-                }
-            };
-            let body = body.reporting_to(reporter.as_ref().map(|r| r.slot(number.get() as usize - 1)));
-            let (storage, upload) = (storage.clone(), upload.clone());
-            let task = async move { storage.upload_part(&upload, number, body).await };
-            #[cfg(feature = "tracing")]
-            let task = tracing::Instrument::instrument(
-                task,
-                tracing::info_span!(target: "stowage", "part", number = number.get()),
-            );
-            tasks.spawn(task);
-        }
-        match join_next_part(&mut tasks, "UploadPart").await? {
-            Some(part) => done.push(part),
-            None => break,
-        }
-    }
-    done.sort_by_key(|part| part.number);
-    Ok(done)
-}
-
-/// The next part that finished among `tasks`, `None` when none is left. The first failure stops every
-/// other part (`operation` names the request in the error of a task that ended without an answer).
-pub(crate) async fn join_next_part(
-    tasks: &mut tokio::task::JoinSet<Result<CompletedPart>>,
-    operation: &'static str,
-) -> Result<Option<CompletedPart>> {
-    match tasks.join_next().await {
-        None => Ok(None),
-        Some(Ok(Ok(part))) => Ok(Some(part)),
-        Some(Ok(Err(e))) => {
-            tasks.abort_all();
-            Err(e)
-        }
-        Some(Err(joined)) => {
-            tasks.abort_all();
-            Err(Error::Transport {
-                operation,
-                message: format!("a part's task ended without an answer: {joined}"),
-                timeout: false,
-                source: None,
-            })
-        }
-    }
-}
-
 /// Aborts every upload in progress under `prefix` that was started more than `older_than` ago, and
 /// returns how many were aborted. Uploads a server lists without a start time are left alone.
 ///
@@ -219,7 +287,8 @@ pub(crate) async fn join_next_part(
 pub async fn abort_stale_uploads(storage: &dyn Storage, prefix: &str, older_than: Duration) -> Result<usize> {
     let cutoff = OffsetDateTime::now_utc() - older_than;
     let mut aborted = 0;
-    for info in storage.list_multipart_uploads(prefix).await? {
+    let mut uploads = storage.list_multipart_uploads(prefix);
+    while let Some(info) = uploads.try_next().await? {
         if info.initiated.is_some_and(|at| at <= cutoff) {
             storage.abort_multipart_upload(&info.upload).await?;
             aborted += 1;

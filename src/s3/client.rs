@@ -2,19 +2,16 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue};
 
-use super::transport::{Stall, Timing, transport_error, watched};
-use super::{S3Storage, dates, xml};
-use crate::body::{Body, ObjectBody, Progress, find_body_failure};
-use crate::error::{S3ErrorCode, ServiceError};
+use super::S3Storage;
+use super::answer::{Answer, AnswerBody, ReadFailure, read_all, service_error};
+use super::retry::{Attempt, Next, after_refusal};
+use super::transport::{Progress, Stall, Timing, request_body, transport_error, watched};
+use crate::body::{Body, find_body_failure};
+use crate::error::S3ErrorCode;
 use crate::sigv4::{Method, Payload, Request, redact_token};
-use crate::storage::{ObjectList, ObjectMeta};
 use crate::{Error, Result};
-
-/// The largest error document read from a failed response.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// One S3 operation, before signing.
 pub(crate) struct Call<'a> {
@@ -82,114 +79,6 @@ impl<'a> Call<'a> {
         self.error_in_body = true;
         self
     }
-}
-
-/// A successful answer: status, headers, and the body, read or still to read.
-pub(crate) struct Answer {
-    pub(crate) status: reqwest::StatusCode,
-    pub(crate) headers: HeaderMap,
-    operation: &'static str,
-    body: AnswerBody,
-}
-
-enum AnswerBody {
-    Read(Bytes),
-    Unread { response: reqwest::Response, progress: Progress, timing: Timing },
-}
-
-impl Answer {
-    /// A header as text.
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-    }
-
-    /// The body read within the attempt ([`Call::read_body`]); empty otherwise.
-    pub(crate) fn body(&self) -> &[u8] {
-        match &self.body {
-            AnswerBody::Read(bytes) => bytes,
-            AnswerBody::Unread { .. } => &[],
-        }
-    }
-
-    /// The `<Error>` document this answer's body is, if it is one.
-    fn error_document(&self) -> Option<ServiceError> {
-        let text = std::str::from_utf8(self.body()).ok()?;
-        let root = xml::parse(text).ok()?;
-        if root.name != "Error" {
-            return None;
-        }
-        let mut error = ServiceError::from_response(self.operation, self.status.as_u16(), self.body());
-        // A 200 with an error document says nothing by its status; the code does.
-        error.request_id = error.request_id.or_else(|| self.header("x-amz-request-id"));
-        Some(error)
-    }
-
-    /// The body as a stream, still under the request's idle timeout and deadline.
-    pub(crate) fn into_object_body(self) -> ObjectBody {
-        let operation = self.operation;
-        match self.body {
-            AnswerBody::Read(bytes) => ObjectBody::new(futures_util::stream::iter([Ok(bytes)])),
-            AnswerBody::Unread { response, progress, timing } => {
-                let state = Some((response, progress, timing));
-                ObjectBody::new(futures_util::stream::unfold(state, move |state| async move {
-                    let (mut response, progress, timing) = state?;
-                    match next_chunk(&mut response, &progress, &timing, operation).await {
-                        Ok(Some(chunk)) => Some((Ok(chunk), Some((response, progress, timing)))),
-                        Ok(None) => None,
-                        Err(e) => Some((Err(e), None)),
-                    }
-                }))
-            }
-        }
-    }
-}
-
-/// The next chunk of a response, under the idle timeout and the deadline.
-async fn next_chunk(
-    response: &mut reqwest::Response,
-    progress: &Progress,
-    timing: &Timing,
-    operation: &'static str,
-) -> Result<Option<Bytes>> {
-    match watched(response.chunk(), progress, timing).await {
-        Ok(Ok(chunk)) => {
-            progress.touch();
-            Ok(chunk)
-        }
-        Ok(Err(e)) => Err(transport_error(operation, &e)),
-        Err(stall) => Err(stall.into_error(operation, "reading the response")),
-    }
-}
-
-/// Why reading a whole response failed.
-enum ReadFailure {
-    /// The connection broke or stalled: worth another attempt.
-    Transport(Error),
-    /// More than the limit: not worth one.
-    TooLarge(Error),
-}
-
-/// Reads a whole response, refusing more than `limit` bytes.
-async fn read_all(
-    mut response: reqwest::Response,
-    limit: usize,
-    progress: &Progress,
-    timing: &Timing,
-    operation: &'static str,
-) -> Result<Bytes, ReadFailure> {
-    let mut out = bytes::BytesMut::new();
-    while let Some(chunk) =
-        next_chunk(&mut response, progress, timing, operation).await.map_err(ReadFailure::Transport)?
-    {
-        if out.len() + chunk.len() > limit {
-            return Err(ReadFailure::TooLarge(Error::InvalidResponse {
-                operation,
-                reason: format!("the answer is larger than the {limit} bytes expected of it"),
-            }));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out.freeze())
 }
 
 /// How the path of a key with `.` or `..` segments is put on the wire. HTTP clients built on the
@@ -263,7 +152,7 @@ impl S3Storage {
             tracing::Span::current().record("attempt", attempt);
             let at = self.now();
             let (request, url) = self.build(call, form, payload_hash.as_deref())?;
-            let signer = self.inner.signing.for_request(at).await?;
+            let signer = self.inner.credentials.for_request(at).await?;
             let auth = signer.sign(&request, at)?;
 
             let method = reqwest::Method::from_bytes(call.method.as_str().as_bytes())
@@ -277,8 +166,7 @@ impl S3Storage {
             }
             let progress = Progress::start(body_len);
             if let Some(body) = call.body {
-                let sent = body
-                    .for_attempt(&progress)
+                let sent = request_body(body, &progress)
                     .await
                     .map_err(|e| Error::Io { operation: call.operation, source: e })?;
                 builder = builder.body(sent);
@@ -369,54 +257,59 @@ impl S3Storage {
                     return Err(transport_error(call.operation, &e));
                 }
             };
-            if let Some(server) = error.server_date.filter(|_| is_clock_skew(&error, at))
-                && !clock_corrected
-                && replayable
-                && self.set_clock_skew(server)
-            {
-                crate::trace::event!(
-                    warn,
-                    operation = call.operation,
-                    skew_ms = self.clock_skew().whole_milliseconds(),
-                    "this machine's clock disagrees with the server's: corrected, and the request sent again"
-                );
-                clock_corrected = true;
-                attempt -= 1;
-                continue;
-            }
-            let signature_refused = error.code == S3ErrorCode::SignatureDoesNotMatch || error.status == 403;
-            if signature_refused && form == PathForm::Decoded && self.needs_wire_form(call) && replayable {
-                crate::trace::event!(
-                    debug,
-                    operation = call.operation,
-                    "signature refused for a key with dot segments: signing the path as sent"
-                );
-                form = PathForm::AsSent;
-                attempt -= 1;
-                continue;
-            }
-            // Rotating credentials the server no longer knows (revoked early, a key deleted in a
-            // rotation): once, with the provider's current ones, if they differ.
-            if replayable
-                && !credentials_renewed
-                && is_credentials_rejection(&error)
-                && self.inner.signing.after_rejection(signer.generation()).await
-            {
-                crate::trace::event!(
-                    info,
-                    operation = call.operation,
-                    code = error.code.as_str(),
-                    "the server refused the credentials; sending again with the provider's new ones"
-                );
+            let state = Attempt {
+                number: attempt,
+                replayable,
+                signed_at: at,
+                clock_corrected,
+                path_as_sent_untried: form == PathForm::Decoded && self.needs_wire_form(call),
+                credentials_renewed,
+            };
+            let mut next = after_refusal(&error, &state, &retry);
+            if next == Next::RenewCredentials {
                 credentials_renewed = true;
-                attempt -= 1;
-                continue;
-            }
-            if error.is_retryable() {
-                let delay = retry.delay(attempt).max(error.retry_after.unwrap_or_default().min(retry.max_delay));
-                if backoff(delay, &format!("{} {}", error.status, error.code.as_str())).await {
+                if self.inner.credentials.after_rejection(signer.generation()).await {
+                    crate::trace::event!(
+                        info,
+                        operation = call.operation,
+                        code = error.code.as_str(),
+                        "the server refused the credentials; sending again with the provider's new ones"
+                    );
+                    attempt -= 1;
                     continue;
                 }
+                // The provider has nothing newer: decide as if renewed.
+                next = after_refusal(&error, &Attempt { credentials_renewed: true, ..state }, &retry);
+            }
+            match next {
+                Next::CorrectClock(server) if self.set_clock_skew(server) => {
+                    crate::trace::event!(
+                        warn,
+                        operation = call.operation,
+                        skew_ms = self.clock_skew().whole_milliseconds(),
+                        "this machine's clock disagrees with the server's: corrected, and the request sent again"
+                    );
+                    clock_corrected = true;
+                    attempt -= 1;
+                    continue;
+                }
+                Next::SignPathAsSent => {
+                    crate::trace::event!(
+                        debug,
+                        operation = call.operation,
+                        "signature refused for a key with dot segments: signing the path as sent"
+                    );
+                    form = PathForm::AsSent;
+                    attempt -= 1;
+                    continue;
+                }
+                Next::Backoff(at_least) => {
+                    let delay = retry.delay(attempt).max(at_least);
+                    if backoff(delay, &format!("{} {}", error.status, error.code.as_str())).await {
+                        continue;
+                    }
+                }
+                _ => {}
             }
             if error.code == S3ErrorCode::SignatureDoesNotMatch {
                 error.client_canonical_request = signer
@@ -509,121 +402,10 @@ fn transport_reason(e: &reqwest::Error) -> String {
     }
 }
 
-/// Whether the server may have refused the credentials themselves: an unknown key
-/// (`InvalidAccessKeyId`; some servers, Garage among them, say `AccessDenied` for a deleted key), an
-/// expired or invalid session token. With rotating credentials this asks the provider for its current
-/// ones; the request is sent again only if they differ (and a provider that keeps answering the same
-/// ones is not asked again for this reason for a few seconds), so a genuine permission error costs at
-/// most one fetch every few seconds.
-fn is_credentials_rejection(error: &ServiceError) -> bool {
-    matches!(error.code, S3ErrorCode::InvalidAccessKeyId | S3ErrorCode::ExpiredToken | S3ErrorCode::InvalidToken)
-        || (error.code == S3ErrorCode::AccessDenied && error.status == 403)
-        || error.code.as_str() == "TokenRefreshRequired"
-}
-
 /// Adds a header the signer has already checked (token name, no CR/LF).
 fn with_header(builder: reqwest::RequestBuilder, name: &str, value: &str) -> Result<reqwest::RequestBuilder> {
     let name =
         HeaderName::from_bytes(name.as_bytes()).map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
     let value = HeaderValue::from_str(value).map_err(|_| Error::Config(format!("invalid value for header {name}")))?;
     Ok(builder.header(name, value))
-}
-
-/// Whether the server refused the request because of the signing time.
-fn is_clock_skew(error: &ServiceError, signed_at: time::OffsetDateTime) -> bool {
-    if matches!(error.code, S3ErrorCode::RequestTimeTooSkewed) {
-        return true;
-    }
-    // Some servers say AccessDenied or InvalidRequest; a server clock far from ours tells.
-    let off = error.server_date.map(|server| (server - signed_at).abs() > time::Duration::minutes(5));
-    error.status == 403 && off == Some(true)
-}
-
-/// Reads a failed response into a [`ServiceError`].
-async fn service_error(
-    operation: &'static str,
-    method: Method,
-    response: reqwest::Response,
-    progress: &Progress,
-    timing: &Timing,
-) -> ServiceError {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let server_date = text("date").and_then(|d| dates::parse_http_date(&d));
-    let retry_after =
-        text("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(std::time::Duration::from_secs);
-    let header_request_id = text("x-amz-request-id");
-    // An error document that is cut short, stalls or is too large is read as no document: the
-    // status still says what happened.
-    let body = if method == Method::Head {
-        Bytes::new()
-    } else {
-        read_all(response, MAX_ERROR_BODY, progress, timing, operation).await.unwrap_or_default()
-    };
-    let mut error = ServiceError::from_response(operation, status, &body);
-    error.request_id = error.request_id.or(header_request_id);
-    error.server_date = server_date;
-    error.retry_after = retry_after;
-    error
-}
-
-/// Reads a `ListBucketResult` (ListObjectsV2 with `encoding-type=url`).
-pub(crate) fn parse_list(body: &[u8]) -> Result<ObjectList> {
-    let invalid = |reason: String| Error::InvalidResponse { operation: "ListObjectsV2", reason };
-    let text = std::str::from_utf8(body).map_err(|_| invalid("the listing is not UTF-8".into()))?;
-    let root = xml::parse(text).map_err(invalid)?;
-    if root.name != "ListBucketResult" {
-        return Err(invalid(format!("expected ListBucketResult, got {}", root.name)));
-    }
-    let url_encoded = root.text_of("EncodingType").is_some_and(|e| e.eq_ignore_ascii_case("url"));
-    let decode = |s: &str| -> Result<String> {
-        if url_encoded {
-            // S3 encodes listings like a form: `+` is a space.
-            let plus = s.replace('+', " ");
-            let decoded = percent_encoding::percent_decode_str(&plus).decode_utf8();
-            decoded.map(|k| k.into_owned()).map_err(|_| invalid(format!("the key {s:?} is not UTF-8 once decoded")))
-        } else {
-            Ok(s.to_owned())
-        }
-    };
-    let mut objects = Vec::new();
-    for entry in root.children("Contents") {
-        let key = entry.text_of("Key").ok_or_else(|| invalid("an entry without a Key".into()))?;
-        let size = entry
-            .text_of("Size")
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| invalid(format!("the entry {key:?} has no readable Size")))?;
-        let mut meta = ObjectMeta::new(decode(key)?, size);
-        meta.etag = entry.text_of("ETag").map(str::to_owned);
-        meta.last_modified = entry.text_of("LastModified").and_then(dates::parse_iso8601);
-        objects.push(meta);
-    }
-    let truncated = root.text_of("IsTruncated").is_some_and(|t| t.trim() == "true");
-    let next = root.text_of("NextContinuationToken").map(str::to_owned).filter(|_| truncated);
-    if truncated && next.is_none() {
-        return Err(invalid("the listing is truncated but carries no continuation token".into()));
-    }
-    Ok(ObjectList { objects, next_continuation_token: next })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lists_decode_url_encoded_keys() {
-        let doc = br#"<?xml version="1.0" encoding="UTF-8"?>
-<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><EncodingType>url</EncodingType>
-<IsTruncated>true</IsTruncated><NextContinuationToken>tok</NextContinuationToken>
-<Contents><Key>a+b%2Bc%20d%E2%9C%93</Key><Size>12</Size><ETag>&quot;e&quot;</ETag><LastModified>2024-01-02T03:04:05.000Z</LastModified></Contents>
-</ListBucketResult>"#;
-        let list = parse_list(doc).unwrap();
-        assert_eq!(list.objects[0].key, "a b+c d✓");
-        assert_eq!(list.objects[0].size, 12);
-        assert_eq!(list.objects[0].etag.as_deref(), Some("\"e\""));
-        assert_eq!(list.next_continuation_token.as_deref(), Some("tok"));
-        assert!(parse_list(b"<Error/>").is_err());
-        assert!(parse_list(b"garbage").is_err());
-    }
 }

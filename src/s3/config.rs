@@ -3,21 +3,22 @@
 use std::fmt;
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use crate::Credentials;
-use crate::credentials::{CredentialsChain, Env, ProvideCredentials};
+use crate::credentials::AnyCredentials;
 use crate::multipart::MultipartLimits;
 use crate::sigv4::{AddressingStyle, BucketAddress};
 use crate::{Error, Result};
 
+use super::credentials_cache::{
+    CredentialsConfig, DEFAULT_LOAD_TIMEOUT, DEFAULT_REFRESH_WINDOW, PresignExpiry, Rotation,
+};
 use super::retry::RetryPolicy;
-use super::signing::{CredentialsConfig, DEFAULT_LOAD_TIMEOUT, DEFAULT_REFRESH_WINDOW, PresignExpiry, Rotation};
 
-/// Which service is behind the endpoint, for the rules that differ.
+/// Which storage platform serves the bucket, for the rules that differ. (Not to be confused with a
+/// credentials provider, [`ProvideCredentials`](crate::credentials::ProvideCredentials): that is where
+/// the keys come from.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Provider {
+pub enum Platform {
     /// Amazon S3.
     Aws,
     /// Cloudflare R2: region `auto`, and the request headers R2 documents as unsupported are refused
@@ -27,7 +28,7 @@ pub enum Provider {
     Other,
 }
 
-impl fmt::Display for Provider {
+impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Aws => "AWS S3",
@@ -56,22 +57,32 @@ pub enum PayloadSigning {
 }
 
 /// Everything the S3 backend needs: bucket, region, credentials, endpoint, addressing, retries and
-/// timeouts. Build it with [`S3Config::new`] (AWS), [`S3Config::r2`] (Cloudflare R2) or
-/// [`S3Config::from_env`], adjust it with the `with_*` methods, and turn it into a backend with
-/// [`build`](Self::build).
+/// timeouts — and the one way to build the backend. Start from code with [`S3Config::new`] (AWS or
+/// any endpoint) or [`S3Config::r2`] (Cloudflare R2), or from the environment with
+/// [`S3Config::from_env`]; adjust it with the `with_*` methods; then [`build`](Self::build) it.
 ///
 /// ```
+/// # async fn demo() -> stowage::Result<()> {
 /// use std::time::Duration;
 /// use stowage::{Credentials, S3Config};
 ///
+/// // From code:
 /// let storage = S3Config::new("my-app-uploads", "eu-west-1", Credentials::new("AKID", "secret"))
 ///     .with_timeout(Duration::from_secs(30))
-///     .build()?;
-///
+///     .build()
+///     .await?;
 /// let local = S3Config::new("test", "us-east-1", Credentials::new("AKID", "secret"))
 ///     .with_endpoint("http://127.0.0.1:9000")
-///     .build()?;
-/// # Ok::<(), stowage::Error>(())
+///     .build()
+///     .await?;
+///
+/// // From the environment (S3_BUCKET, S3_REGION, S3_ENDPOINT and the credentials chain):
+/// # if std::env::var_os("S3_BUCKET").is_some() {
+/// let storage = S3Config::from_env()?.build().await?;
+/// # }
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
 /// ```
 #[derive(Clone)]
 #[must_use]
@@ -83,7 +94,7 @@ pub struct S3Config {
     pub(crate) presign_expiry: PresignExpiry,
     pub(crate) endpoint: Option<String>,
     pub(crate) style: Option<AddressingStyle>,
-    pub(crate) provider: Option<Provider>,
+    pub(crate) platform: Option<Platform>,
     pub(crate) r2_account: Option<(String, Option<String>)>,
     pub(crate) retry: RetryPolicy,
     pub(crate) connect_timeout: Duration,
@@ -110,33 +121,15 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_COPY_PART_SIZE: u64 = 256 * 1024 * 1024;
 
 impl S3Config {
-    /// A bucket on AWS S3 in `region`, with fixed credentials (see
-    /// [`with_credentials_provider`](Self::with_credentials_provider) for credentials that rotate).
-    pub fn new(bucket: impl Into<String>, region: impl Into<String>, credentials: Credentials) -> Self {
-        Self::with_source(bucket.into(), region.into(), CredentialsConfig::Fixed(credentials, None))
+    /// A bucket on AWS S3 in `region` (or on any S3-compatible server, with
+    /// [`with_endpoint`](Self::with_endpoint)), signed with `credentials`: fixed [`Credentials`](crate::Credentials), or a
+    /// provider whose credentials the backend fetches at [`build`](Self::build) and refreshes ahead
+    /// of each expiry ([`AnyCredentials`]).
+    pub fn new(bucket: impl Into<String>, region: impl Into<String>, credentials: impl Into<AnyCredentials>) -> Self {
+        Self::with_source(bucket.into(), region.into(), CredentialsConfig::from(credentials.into()))
     }
 
-    /// A bucket on AWS S3 in `region`, with credentials from `provider`, fetched on first use and
-    /// refreshed ahead of each expiry (see
-    /// [`with_credentials_provider`](Self::with_credentials_provider)).
-    ///
-    /// ```
-    /// use stowage::S3Config;
-    /// use stowage::credentials::ContainerCredentials;
-    ///
-    /// // An ECS task role:
-    /// let config = S3Config::from_provider("my-app-uploads", "eu-west-1", ContainerCredentials::from_env());
-    /// # let _ = config;
-    /// ```
-    pub fn from_provider(
-        bucket: impl Into<String>,
-        region: impl Into<String>,
-        provider: impl ProvideCredentials + 'static,
-    ) -> Self {
-        Self::with_source(bucket.into(), region.into(), CredentialsConfig::Provider(Arc::new(provider)))
-    }
-
-    fn with_source(bucket: String, region: String, credentials: CredentialsConfig) -> Self {
+    pub(super) fn with_source(bucket: String, region: String, credentials: CredentialsConfig) -> Self {
         Self {
             bucket,
             region,
@@ -145,7 +138,7 @@ impl S3Config {
             presign_expiry: PresignExpiry::default(),
             endpoint: None,
             style: None,
-            provider: None,
+            platform: None,
             r2_account: None,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
@@ -166,10 +159,14 @@ impl S3Config {
     /// A bucket on Cloudflare R2 of account `account_id`: endpoint
     /// `https://<account_id>.r2.cloudflarestorage.com`, region `auto`, path-style addressing, and R2's
     /// documented limits enforced before sending.
-    pub fn r2(account_id: impl Into<String>, bucket: impl Into<String>, credentials: Credentials) -> Self {
+    pub fn r2(
+        account_id: impl Into<String>,
+        bucket: impl Into<String>,
+        credentials: impl Into<AnyCredentials>,
+    ) -> Self {
         let mut config = Self::new(bucket, "auto", credentials);
         config.r2_account = Some((account_id.into(), None));
-        config.provider = Some(Provider::R2);
+        config.platform = Some(Platform::R2);
         config
     }
 
@@ -185,89 +182,10 @@ impl S3Config {
         self
     }
 
-    /// Reads the configuration from the environment, as the S3 and R2 tutorials and the AWS SDKs
-    /// name it:
-    ///
-    /// | variable | fallbacks | |
-    /// |---|---|---|
-    /// | `S3_BUCKET` | | required |
-    /// | `S3_REGION` | `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region` | required (`auto` for R2) |
-    /// | `S3_ENDPOINT` | `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` | absent: AWS |
-    /// | `S3_ADDRESSING_STYLE` | | optional: `path` or `virtual` |
-    ///
-    /// Credentials come from the [`CredentialsChain`]: `S3_ACCESS_KEY_ID`/`S3_SECRET_ACCESS_KEY`/
-    /// `S3_SESSION_TOKEN` (or the `AWS_*` names), then the shared profile files, web identity, the
-    /// container endpoint and EC2 instance metadata. Keys found in variables or in the selected
-    /// profile are used as they are; for the other sources the backend fetches credentials on first
-    /// use and refreshes them ahead of expiry — build it with
-    /// [`S3Storage::load_from_env`](super::S3Storage::load_from_env) to fetch them before it is
-    /// returned.
-    ///
-    /// An endpoint on `r2.cloudflarestorage.com` selects the R2 rules.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] naming the missing or invalid variable.
-    pub fn from_env() -> Result<Self> {
-        Self::from_source(Env::process())
-    }
-
-    /// As [`from_env`](Self::from_env), looking variables up through `lookup` (the credentials chain
-    /// then sees the values `lookup` gives now, not later changes).
-    ///
-    /// # Errors
-    ///
-    /// As [`from_env`](Self::from_env).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        Self::from_source(Env::snapshot(lookup))
-    }
-
-    fn from_source(env: Env) -> Result<Self> {
-        let get = |names: &[&str]| names.iter().find_map(|n| env.get(n));
-        let bucket = get(&["S3_BUCKET"]).ok_or_else(|| Error::Config("S3_BUCKET is not set".into()))?;
-        let region = get(&["S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"])
-            .or_else(|| crate::credentials::profile_region(&env))
-            .ok_or_else(|| {
-                Error::Config(
-                    "S3_REGION is not set, nor AWS_REGION or a profile's region (use auto for Cloudflare R2)".into(),
-                )
-            })?;
-        let chain = CredentialsChain::with_env(env.clone());
-        let credentials = match chain.resolve_offline() {
-            Some((credentials, resolution)) => CredentialsConfig::Fixed(credentials, Some(resolution)),
-            None => {
-                // A variable pair half set is a mistake to report now, not at the first request.
-                if let Err(e @ crate::credentials::CredentialsError::InvalidConfig { .. }) =
-                    crate::credentials::env_credentials(&env)
-                {
-                    return Err(Error::Config(e.to_string()));
-                }
-                CredentialsConfig::Provider(Arc::new(chain))
-            }
-        };
-        let mut config = Self::with_source(bucket.trim().to_owned(), region.trim().to_owned(), credentials);
-        if let Some(endpoint) = get(&["S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]) {
-            config = config.with_endpoint(endpoint.trim());
-        }
-        match get(&["S3_ADDRESSING_STYLE"]).as_deref().map(str::trim) {
-            None => {}
-            Some("path") => config.style = Some(AddressingStyle::Path),
-            Some("virtual" | "virtual-hosted") => config.style = Some(AddressingStyle::VirtualHosted),
-            Some(other) => {
-                return Err(Error::Config(format!("S3_ADDRESSING_STYLE must be path or virtual, not {other:?}")));
-            }
-        }
-        Ok(config)
-    }
-
-    /// Fixed credentials, replacing what was configured.
-    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = CredentialsConfig::Fixed(credentials, None);
-        self
-    }
-
-    /// Credentials from `provider`, fetched on first use and again ahead of each expiry: the
-    /// [`CredentialsChain`], one of its sources, or a provider of your own.
+    /// Other credentials than those configured (from the environment, say): fixed
+    /// [`Credentials`](crate::Credentials),
+    /// or a provider — the [`CredentialsChain`](crate::credentials::CredentialsChain), one of its
+    /// sources, or a provider of your own.
     ///
     /// The backend keeps the current credentials in a cache: requests and presigned URLs use them
     /// without waiting; when fewer than the refresh window remain (10 minutes by default), one task
@@ -279,15 +197,17 @@ impl S3Config {
     ///
     /// ```no_run
     /// use stowage::credentials::{CredentialSource, CredentialsChain};
-    /// use stowage::S3Config;
+    /// use stowage::{Credentials, S3Config};
     ///
     /// // Bucket and region from the environment; credentials from the chain, minus profiles.
     /// let config = S3Config::from_env()?
-    ///     .with_credentials_provider(CredentialsChain::from_env().without(CredentialSource::Profile));
+    ///     .with_credentials(CredentialsChain::from_env().without(CredentialSource::Profile));
+    /// // Fixed keys of another account:
+    /// let other = S3Config::from_env()?.with_credentials(Credentials::new("AKID", "secret"));
     /// # Ok::<(), stowage::Error>(())
     /// ```
-    pub fn with_credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
-        self.credentials = CredentialsConfig::Provider(Arc::new(provider));
+    pub fn with_credentials(mut self, credentials: impl Into<AnyCredentials>) -> Self {
+        self.credentials = CredentialsConfig::from(credentials.into());
         self
     }
 
@@ -333,9 +253,9 @@ impl S3Config {
         self
     }
 
-    /// Overrides which service's rules apply (normally derived from the endpoint).
-    pub fn with_provider(mut self, provider: Provider) -> Self {
-        self.provider = Some(provider);
+    /// Overrides which platform's rules apply (normally derived from the endpoint).
+    pub fn with_platform(mut self, platform: Platform) -> Self {
+        self.platform = Some(platform);
         self
     }
 
@@ -363,12 +283,6 @@ impl S3Config {
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self
-    }
-
-    /// The same as [`with_idle_timeout`](Self::with_idle_timeout), under the name of earlier
-    /// versions: it limits stalls, never the length of a transfer.
-    pub fn with_read_timeout(self, timeout: Duration) -> Self {
-        self.with_idle_timeout(timeout)
     }
 
     /// No idle timeout: wait for a stalled server for ever (bound requests with
@@ -424,7 +338,7 @@ impl S3Config {
         self
     }
 
-    /// The multipart rules of the service, when they are not the provider's (S3's, or R2's for
+    /// The multipart rules of the service, when they are not the platform's (S3's, or R2's for
     /// Cloudflare R2) — for an S3-compatible server with other limits.
     pub fn with_multipart_limits(mut self, limits: MultipartLimits) -> Self {
         self.limits = Some(limits);
@@ -462,45 +376,27 @@ impl S3Config {
         &self.region
     }
 
-    /// The endpoint URL, and the provider whose rules apply.
-    pub(crate) fn resolve(&self) -> Result<(BucketAddress, Provider)> {
-        if self.r2_account.is_some() && self.endpoint.is_some() && self.provider == Some(Provider::R2) {
-            return Err(Error::Config(
-                "S3Config::r2 sets the endpoint from the account id; for another endpoint use S3Config::new(..).with_endpoint(..)"
-                    .into(),
-            ));
-        }
+    /// The endpoint URL, and the platform whose rules apply.
+    pub(crate) fn resolve(&self) -> Result<(BucketAddress, Platform)> {
         let r2_endpoint = match &self.r2_account {
-            Some((account, _)) if account.is_empty() && self.provider == Some(Provider::R2) => {
-                return Err(Error::Config("the Cloudflare R2 account id is empty".into()));
+            Some((_, _)) if self.endpoint.is_some() && self.platform == Some(Platform::R2) => {
+                return Err(Error::Config(
+                    "S3Config::r2 sets the endpoint from the account id; for another endpoint use S3Config::new(..).with_endpoint(..)"
+                        .into(),
+                ));
             }
-            Some((account, _)) if account.is_empty() => {
+            Some((account, _)) if account.is_empty() && self.platform != Some(Platform::R2) => {
                 return Err(Error::Config("with_jurisdiction applies to Cloudflare R2 (S3Config::r2)".into()));
             }
-            Some((account, jurisdiction)) => {
-                if !account.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    return Err(Error::Config(format!(
-                        "invalid R2 account id {account:?}: expected letters and digits"
-                    )));
-                }
-                if let Some(j) = jurisdiction
-                    && (j.is_empty() || !j.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-                {
-                    return Err(Error::Config(format!("invalid R2 jurisdiction {j:?}: expected eu or fedramp")));
-                }
-                Some(match jurisdiction {
-                    Some(j) => format!("https://{account}.{j}.r2.cloudflarestorage.com"),
-                    None => format!("https://{account}.r2.cloudflarestorage.com"),
-                })
-            }
+            Some((account, jurisdiction)) => Some(crate::r2::endpoint(account, jurisdiction.as_deref())?),
             None => None,
         };
         let endpoint = r2_endpoint.or_else(|| self.endpoint.clone());
-        let provider = self.provider.unwrap_or_else(|| match &endpoint {
-            None => Provider::Aws,
-            Some(e) if is_r2_endpoint(e) => Provider::R2,
-            Some(e) if e.contains(".amazonaws.com") => Provider::Aws,
-            Some(_) => Provider::Other,
+        let platform = self.platform.unwrap_or_else(|| match &endpoint {
+            None => Platform::Aws,
+            Some(e) if crate::r2::is_endpoint(e) => Platform::R2,
+            Some(e) if e.contains(".amazonaws.com") => Platform::Aws,
+            Some(_) => Platform::Other,
         });
         let address = match (&endpoint, self.style) {
             (None, None) => BucketAddress::aws(&self.region, &self.bucket)?,
@@ -509,25 +405,23 @@ impl S3Config {
             }
             (Some(e), style) => BucketAddress::new(e, &self.bucket, style.unwrap_or(AddressingStyle::Path))?,
         };
-        Ok((address, provider))
+        Ok((address, platform))
     }
 
-    /// Builds the backend.
+    /// Builds the backend. Credentials from a provider (a role, the container endpoint, instance
+    /// metadata, a `credential_process`…) are fetched before it returns, so that a service learns of
+    /// missing credentials at start and can presign at once.
     ///
     /// # Errors
     ///
     /// [`Error::Signing`] for an invalid region, bucket, endpoint or credentials; [`Error::Config`]
-    /// for inconsistent settings.
-    pub fn build(self) -> Result<super::S3Storage> {
-        super::S3Storage::new(self)
+    /// for inconsistent settings; [`Error::Credentials`] when no credentials can be had (the error
+    /// names each source tried and why it was passed over).
+    pub async fn build(self) -> Result<super::S3Storage> {
+        let storage = super::S3Storage::from_config(self)?;
+        storage.refresh_credentials().await?;
+        Ok(storage)
     }
-}
-
-fn is_r2_endpoint(endpoint: &str) -> bool {
-    url::Url::parse(endpoint)
-        .ok()
-        .and_then(|u| u.host_str().map(|h| h.ends_with(".r2.cloudflarestorage.com")))
-        .unwrap_or(false)
 }
 
 impl fmt::Debug for S3Config {
@@ -538,7 +432,7 @@ impl fmt::Debug for S3Config {
             .field("credentials", &self.credentials)
             .field("endpoint", &self.endpoint)
             .field("style", &self.style)
-            .field("provider", &self.provider)
+            .field("platform", &self.platform)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -547,54 +441,13 @@ impl fmt::Debug for S3Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
-    }
-
-    #[test]
-    fn env_names_and_fallbacks() {
-        let c = S3Config::from_lookup(env(&[
-            ("AWS_ACCESS_KEY_ID", "id"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("S3_BUCKET", "bkt"),
-            ("AWS_REGION", "eu-west-1"),
-        ]))
-        .unwrap();
-        assert_eq!((c.bucket(), c.region()), ("bkt", "eu-west-1"));
-        let (address, provider) = c.resolve().unwrap();
-        assert_eq!(provider, Provider::Aws);
-        assert_eq!(address.authority(), "bkt.s3.eu-west-1.amazonaws.com");
-
-        let r2 = S3Config::from_lookup(env(&[
-            ("S3_ACCESS_KEY_ID", "id"),
-            ("S3_SECRET_ACCESS_KEY", "secret"),
-            ("S3_BUCKET", "b"),
-            ("S3_REGION", "auto"),
-            ("S3_ENDPOINT", "https://abc123.r2.cloudflarestorage.com"),
-        ]))
-        .unwrap();
-        let (address, provider) = r2.resolve().unwrap();
-        assert_eq!(provider, Provider::R2);
-        assert_eq!(address.object_url("k").unwrap(), "https://abc123.r2.cloudflarestorage.com/b/k");
-
-        let missing = S3Config::from_lookup(env(&[("S3_ACCESS_KEY_ID", "id"), ("S3_SECRET_ACCESS_KEY", "s")]));
-        assert!(matches!(missing, Err(Error::Config(m)) if m.contains("S3_BUCKET")));
-        let bad_style = S3Config::from_lookup(env(&[
-            ("S3_ACCESS_KEY_ID", "id"),
-            ("S3_SECRET_ACCESS_KEY", "s"),
-            ("S3_BUCKET", "b"),
-            ("S3_REGION", "auto"),
-            ("S3_ADDRESSING_STYLE", "sideways"),
-        ]));
-        assert!(matches!(bad_style, Err(Error::Config(m)) if m.contains("S3_ADDRESSING_STYLE")));
-    }
+    use crate::Credentials;
 
     #[test]
     fn r2_endpoints() {
         let creds = Credentials::new("id", "secret");
         let (a, p) = S3Config::r2("acct01", "b", creds.clone()).resolve().unwrap();
-        assert_eq!((a.authority(), p), ("acct01.r2.cloudflarestorage.com", Provider::R2));
+        assert_eq!((a.authority(), p), ("acct01.r2.cloudflarestorage.com", Platform::R2));
         let (a, _) = S3Config::r2("acct01", "b", creds.clone()).with_jurisdiction("eu").resolve().unwrap();
         assert_eq!(a.authority(), "acct01.eu.r2.cloudflarestorage.com");
         assert!(S3Config::r2("acct/01", "b", creds.clone()).resolve().is_err());

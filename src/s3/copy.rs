@@ -1,46 +1,52 @@
 //! Server-side copies in one bucket: `CopyObject`, or part by part with `UploadPartCopy` above the
-//! size one copy may have (5 GiB).
+//! size one copy may have (5 GiB), through the one part loop of [`crate::multipart`].
 
 use std::borrow::Cow;
 
-use super::S3Storage;
 use super::client::Call;
-use crate::error::{S3ErrorCode, ServiceError};
-use crate::multipart::{CompletedPart, MultipartUpload, PartNumber, PartPlan};
+use super::objects::write_refused;
+use super::{Platform, S3Storage};
+use crate::multipart::upload::copy_in_parts;
 use crate::sigv4::{Method, encode_path};
-use crate::storage::{CopyOptions, ObjectMeta, PutObjectOutput, PutOptions, Storage};
+use crate::storage::multipart::{CompletedPart, UploadPart};
+use crate::storage::{CopyOptions, CopySource, GetOptions, ObjectMeta, PutMode, PutObjectOutput, PutOptions};
 use crate::{Error, Result};
 
 /// The largest answer of a copy (a result or an error document).
 const MAX_XML: usize = 1024 * 1024;
 
 /// The largest object one `CopyObject` copies.
-pub(crate) const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+pub(super) const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
 
 /// `"abc"` and `abc` are the same ETag.
 fn same_etag(a: &str, b: &str) -> bool {
     a.trim().trim_matches('"') == b.trim().trim_matches('"')
 }
 
-/// The headers a copy stores: the replacement's, or the source's own.
+/// The headers a copy stores: the source's own.
 fn stored_headers(source: &ObjectMeta) -> PutOptions {
     let mut options = PutOptions::new();
     if let Some(v) = &source.content_type {
-        options = options.content_type(v.as_str());
+        options = options.with_content_type(v.as_str());
     }
     if let Some(v) = &source.cache_control {
-        options = options.cache_control(v.as_str());
+        options = options.with_cache_control(v.as_str());
     }
     if let Some(v) = &source.content_disposition {
-        options = options.content_disposition(v.as_str());
+        options = options.with_content_disposition(v.as_str());
     }
     if let Some(v) = &source.content_encoding {
-        options = options.content_encoding(v.as_str());
+        options = options.with_content_encoding(v.as_str());
     }
     for (name, value) in &source.metadata {
-        options = options.metadata(name, value.as_str());
+        options = options.with_metadata(name, value.as_str());
     }
     options
+}
+
+/// The refusal of a copy whose source is missing or not the version expected.
+fn source_refused(operation: &'static str, reason: String) -> Error {
+    Error::PreconditionFailed { operation, reason }
 }
 
 impl S3Storage {
@@ -49,40 +55,52 @@ impl S3Storage {
         format!("{}/{}", self.bucket(), encode_path(key))
     }
 
-    pub(crate) async fn copy(&self, source: &str, destination: &str, options: &CopyOptions) -> Result<PutObjectOutput> {
-        if let Some(replace) = &options.replace {
-            self.check_upload(replace, None)?;
+    /// The header of the destination's condition. Cloudflare R2 takes a create-only copy through its
+    /// own `cf-copy-destination-if-none-match` (R2's S3 extensions); it has no update-only copy.
+    fn destination_condition<'m>(&self, mode: &'m PutMode) -> Result<Option<(&'static str, &'m str)>> {
+        match (self.platform(), mode) {
+            (Platform::R2, PutMode::Create) => Ok(Some(("cf-copy-destination-if-none-match", "*"))),
+            (Platform::R2, PutMode::Update(_)) => Err(Error::Unsupported {
+                backend: crate::r2::BACKEND,
+                what: "a copy on the condition of the destination's ETag".into(),
+                reason: "R2 takes a create-only copy (cf-copy-destination-if-none-match) but no If-Match on the \
+                         destination",
+            }),
+            (_, mode) => Ok(mode.header()),
         }
-        let Some(meta) = self.head_object(source).await? else {
-            return Err(ServiceError::local(
-                "CopyObject",
-                404,
-                S3ErrorCode::NoSuchKey,
-                "the source object does not exist",
-            )
-            .into());
+    }
+
+    pub(super) async fn copy(&self, source: &str, destination: &str, options: &CopyOptions) -> Result<PutObjectOutput> {
+        if let Some(headers) = options.headers() {
+            self.check_upload(headers, None)?;
+        }
+        let condition = self.destination_condition(options.mode())?;
+        let Some(meta) = self.head(source, &GetOptions::new()).await? else {
+            return Err(source_refused("CopyObject", "the source object does not exist".into()));
         };
         let etag = meta.etag.clone().unwrap_or_default();
-        if let Some(expected) = &options.if_match
+        if let Some(expected) = options.source_if_match()
             && !same_etag(expected, &etag)
         {
-            return Err(ServiceError::local(
+            return Err(source_refused(
                 "CopyObject",
-                412,
-                S3ErrorCode::PreconditionFailed,
-                &format!("the source's ETag is {etag}, not the {expected} expected"),
-            )
-            .into());
+                format!("the source's ETag is {etag}, not the {expected} expected"),
+            ));
         }
         if meta.size > self.inner.copy_threshold.min(MAX_SINGLE_COPY) {
-            return self.copy_in_parts(source, destination, &meta, options).await;
+            let stored = match options.headers() {
+                Some(headers) => headers.clone().with_mode(options.mode().clone()),
+                None => stored_headers(&meta).with_mode(options.mode().clone()),
+            };
+            let (part_size, concurrency) = (self.inner.copy_part_size, self.inner.transfer.concurrency);
+            return copy_in_parts(self, source, &meta, destination, &stored, part_size, concurrency).await;
         }
         let copy_source = self.copy_source(source);
         let mut headers: Vec<(&str, Cow<'_, str>)> = vec![("x-amz-copy-source", Cow::Borrowed(copy_source.as_str()))];
         if !etag.is_empty() {
             headers.push(("x-amz-copy-source-if-match", Cow::Borrowed(etag.as_str())));
         }
-        match &options.replace {
+        match options.headers() {
             Some(replace) => {
                 headers.push(("x-amz-metadata-directive", Cow::Borrowed("REPLACE")));
                 headers.extend(
@@ -95,98 +113,57 @@ impl S3Storage {
             }
             None => headers.push(("x-amz-metadata-directive", Cow::Borrowed("COPY"))),
         }
+        headers.extend(condition.map(|(k, v)| (k, Cow::Borrowed(v))));
         let call = Call::new("CopyObject", Method::Put, Some(destination)).headers(headers).read_result(MAX_XML);
-        let answer = self.execute(&call).await?;
+        let answer = match self.execute(&call).await {
+            Ok(answer) => answer,
+            // The source's ETag is checked by the server too: a 412 with a destination condition may be
+            // either's, and both mean the same to the caller.
+            Err(e) if e.status() == Some(412) && options.mode() == &PutMode::Overwrite => {
+                return Err(source_refused("CopyObject", "the source changed before it was copied".into()));
+            }
+            Err(e) => return Err(write_refused("CopyObject", options.mode(), e)),
+        };
         let text = std::str::from_utf8(answer.body()).unwrap_or_default();
-        let etag = super::xml::parse(text)
+        let etag = crate::wire::xml::parse(text)
             .ok()
             .filter(|root| root.name == "CopyObjectResult")
             .and_then(|root| root.text_of("ETag").map(str::to_owned));
-        Ok(PutObjectOutput { etag })
+        Ok(PutObjectOutput::new(etag))
     }
 
-    /// A copy part by part: a multipart upload whose parts are ranges of the source, each on the
-    /// condition that the source is still the one looked at; any failure aborts it.
-    async fn copy_in_parts(
-        &self,
-        source: &str,
-        destination: &str,
-        meta: &ObjectMeta,
-        options: &CopyOptions,
-    ) -> Result<PutObjectOutput> {
-        let transfer = self.inner.transfer;
-        let plan = PartPlan::new(meta.size, self.inner.copy_part_size, &transfer.limits)?;
-        let stored = options.replace.clone().unwrap_or_else(|| stored_headers(meta));
-        let upload = self.create_upload(destination, &stored).await?;
-        let copied = self.copy_parts(source, &upload, &plan, meta.etag.as_deref()).await;
-        let result = match copied {
-            Ok(parts) => self.complete(&upload, &parts).await,
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            let _ = self.abort(&upload).await;
-        }
-        result
-    }
-
-    async fn copy_parts(
-        &self,
-        source: &str,
-        upload: &MultipartUpload,
-        plan: &PartPlan,
-        etag: Option<&str>,
-    ) -> Result<Vec<CompletedPart>> {
-        let concurrency = self.inner.transfer.concurrency.max(1);
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut done = Vec::with_capacity(plan.part_count() as usize);
-        let mut numbers = plan.parts();
-        loop {
-            while tasks.len() < concurrency {
-                let Some(number) = numbers.next() else { break };
-                let range = plan.part_range(number);
-                let (this, upload) = (self.clone(), upload.clone());
-                let (source, etag) = (source.to_owned(), etag.map(str::to_owned));
-                tasks
-                    .spawn(async move { this.copy_part(&source, &upload, number, Some(range), etag.as_deref()).await });
-            }
-            match crate::multipart::upload::join_next_part(&mut tasks, "UploadPartCopy").await? {
-                Some(part) => done.push(part),
-                None => break,
-            }
-        }
-        done.sort_by_key(|part| part.number);
-        Ok(done)
-    }
-
-    pub(crate) async fn copy_part(
-        &self,
-        source: &str,
-        upload: &MultipartUpload,
-        number: PartNumber,
-        range: Option<std::ops::Range<u64>>,
-        etag: Option<&str>,
-    ) -> Result<CompletedPart> {
+    pub(super) async fn copy_part(&self, part: UploadPart<'_>, source: &CopySource) -> Result<CompletedPart> {
         const OP: &str = "UploadPartCopy";
-        let copy_source = self.copy_source(source);
-        let bytes = range.map(|range| format!("bytes={}-{}", range.start, range.end.saturating_sub(1)));
-        let part = number.get().to_string();
+        let copy_source = self.copy_source(source.key());
+        let bytes = source.range().map(|range| format!("bytes={}-{}", range.start, range.end.saturating_sub(1)));
+        let number = part.number.get().to_string();
         let mut headers = vec![("x-amz-copy-source", Cow::Borrowed(copy_source.as_str()))];
         if let Some(bytes) = &bytes {
             headers.push(("x-amz-copy-source-range", Cow::Borrowed(bytes.as_str())));
         }
-        if let Some(etag) = etag {
+        if let Some(etag) = source.if_match() {
             headers.push(("x-amz-copy-source-if-match", Cow::Borrowed(etag)));
         }
+        let upload = part.upload;
         let call = Call::new(OP, Method::Put, Some(&upload.key))
             .query(vec![
-                ("partNumber", Cow::Borrowed(part.as_str())),
+                ("partNumber", Cow::Borrowed(number.as_str())),
                 ("uploadId", Cow::Borrowed(upload.upload_id.as_str())),
             ])
             .headers(headers)
             .read_result(MAX_XML);
-        let answer = self.execute(&call).await?;
+        let answer = match self.execute(&call).await {
+            Ok(answer) => answer,
+            Err(e) if e.status() == Some(412) => {
+                return Err(source_refused(OP, "the source is not the version expected".into()));
+            }
+            Err(e) if e.is_not_found() && e.code() != Some(&crate::S3ErrorCode::NoSuchUpload) => {
+                return Err(source_refused(OP, "the source object does not exist".into()));
+            }
+            Err(e) => return Err(e),
+        };
         let text = std::str::from_utf8(answer.body()).unwrap_or_default();
-        let etag = super::xml::parse(text)
+        let etag = crate::wire::xml::parse(text)
             .ok()
             .filter(|root| root.name == "CopyPartResult")
             .and_then(|root| root.text_of("ETag").map(str::to_owned))
@@ -194,7 +171,7 @@ impl S3Storage {
                 operation: OP,
                 reason: "the answer has no CopyPartResult ETag".into(),
             })?;
-        Ok(CompletedPart::new(number, etag))
+        Ok(CompletedPart::new(part.number, etag))
     }
 }
 

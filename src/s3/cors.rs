@@ -10,10 +10,11 @@ use std::fmt;
 use md5::Digest;
 
 use super::transport::{Timing, transport_error, watched};
-use super::{S3Storage, client::Call, xml};
+use super::{S3Storage, client::Call};
 use crate::body::Body;
 use crate::error::S3ErrorCode;
 use crate::sigv4::Method;
+use crate::wire::xml;
 use crate::{Error, Result};
 use base64::Engine as _;
 
@@ -281,7 +282,7 @@ impl S3Storage {
         if !wanted.is_empty() {
             request = request.header("access-control-request-headers", wanted.join(","));
         }
-        let progress = crate::body::Progress::start(0);
+        let progress = super::transport::Progress::start(0);
         let timing = Timing::start(self.inner.idle_timeout, self.inner.timeout);
         let response = watched(request.send(), &progress, &timing)
             .await

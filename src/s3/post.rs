@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Provider, S3Storage};
+use super::{Platform, S3Storage};
 use crate::sigv4::{Method, check_key, format_amz_date};
 use crate::storage::{PostPolicy, PresignedPost};
 use crate::{Error, Result};
@@ -23,7 +23,7 @@ fn checked_field(name: &str, value: &str) -> Result<()> {
 
 impl S3Storage {
     pub(crate) fn presign_post_policy(&self, policy: &PostPolicy, expires_in: Duration) -> Result<PresignedPost> {
-        if self.provider() == Provider::R2 {
+        if self.platform() == Platform::R2 {
             crate::trace::event!(warn, "refused before sending: Cloudflare R2 takes no POST uploads");
             return Err(Error::Unsupported {
                 backend: crate::r2::BACKEND,
@@ -32,21 +32,21 @@ impl S3Storage {
             });
         }
         crate::sigv4::check_expiry(expires_in)?;
-        check_key(&policy.key)?;
-        if let Some(prefix) = &policy.key_starts_with
-            && !policy.key.starts_with(prefix.as_str())
+        check_key(policy.key())?;
+        if let Some(prefix) = policy.key_starts_with()
+            && !policy.key().starts_with(prefix)
         {
-            return Err(Error::Config(format!("the key {:?} does not start with {prefix:?}", policy.key)));
+            return Err(Error::Config(format!("the key {:?} does not start with {prefix:?}", policy.key())));
         }
-        if let Some((min, max)) = policy.content_length_range
+        if let Some((min, max)) = policy.content_length_range()
             && min > max
         {
             return Err(Error::Config(format!("content-length-range {min}..={max} is empty")));
         }
-        if let Some(ct) = &policy.content_type {
+        if let Some(ct) = policy.content_type() {
             checked_field("Content-Type", ct)?;
         }
-        if let Some(status) = policy.success_action_status
+        if let Some(status) = policy.success_action_status()
             && !matches!(status, 200 | 201 | 204)
         {
             return Err(Error::Config(format!("success_action_status must be 200, 201 or 204, not {status}")));
@@ -62,25 +62,25 @@ impl S3Storage {
             .ok_or(crate::sigv4::Error::TimeOutOfRange)?;
         let token = signer.credentials().session_token();
 
-        let mut fields: Vec<(String, String)> = vec![("key".into(), policy.key.clone())];
+        let mut fields: Vec<(String, String)> = vec![("key".into(), policy.key().to_owned())];
         let exactly = |name: &str, value: &str| {
             let mut condition = Map::new();
             condition.insert(name.to_owned(), Value::from(value));
             Value::Object(condition)
         };
         let mut conditions = vec![exactly("bucket", self.bucket())];
-        match &policy.key_starts_with {
+        match policy.key_starts_with() {
             Some(prefix) => conditions.push(json!(["starts-with", "$key", prefix])),
-            None => conditions.push(exactly("key", &policy.key)),
+            None => conditions.push(exactly("key", policy.key())),
         }
-        if let Some(ct) = &policy.content_type {
+        if let Some(ct) = policy.content_type() {
             conditions.push(exactly("Content-Type", ct));
-            fields.push(("Content-Type".into(), ct.clone()));
+            fields.push(("Content-Type".into(), ct.to_owned()));
         }
-        if let Some((min, max)) = policy.content_length_range {
+        if let Some((min, max)) = policy.content_length_range() {
             conditions.push(json!(["content-length-range", min, max]));
         }
-        if let Some(status) = policy.success_action_status {
+        if let Some(status) = policy.success_action_status() {
             conditions.push(exactly("success_action_status", &status.to_string()));
             fields.push(("success_action_status".into(), status.to_string()));
         }
@@ -97,7 +97,8 @@ impl S3Storage {
             fields.push(((*name).to_owned(), value.clone()));
         }
         let document =
-            json!({ "expiration": super::dates::format_iso8601(expires_at), "conditions": conditions }).to_string();
+            json!({ "expiration": crate::wire::dates::format_iso8601(expires_at), "conditions": conditions })
+                .to_string();
         let encoded = base64::engine::general_purpose::STANDARD.encode(document.as_bytes());
         let signature = signer.sign_string(&encoded, now)?;
         fields.push(("policy".into(), encoded));

@@ -1,7 +1,12 @@
-//! Retries: bounded, with exponential backoff and full jitter, for idempotent requests only.
+//! Retries: bounded, with exponential backoff and full jitter, for idempotent requests only — and
+//! the one decision of what to do after a server's refusal ([`after_refusal`]), a pure function of
+//! the refusal and the attempt so far.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::error::{S3ErrorCode, ServiceError};
 
 /// How the S3 backend retries a request that failed in a way that may pass (5xx, 429, throttling,
 /// connection errors, timeouts). Only idempotent requests are retried (every operation of
@@ -49,7 +54,7 @@ impl RetryPolicy {
         if nanos == 0 {
             return Duration::ZERO;
         }
-        Duration::from_nanos(random_u64() % nanos)
+        Duration::from_nanos(crate::random::random_u64() % nanos)
     }
 }
 
@@ -60,14 +65,85 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A random number (for jitter and unique ids; not for keys or secrets): the standard library's
-/// randomly keyed hasher, seeded from the operating system, over a counter.
-pub(crate) fn random_u64() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.finish()
+/// Where a request stands after an attempt the server refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Attempt {
+    /// Attempts made, this one included, not counting the free ones below.
+    pub(super) number: u32,
+    /// Whether the body can be sent again (bytes and files; not a stream).
+    pub(super) replayable: bool,
+    /// When this attempt was signed.
+    pub(super) signed_at: OffsetDateTime,
+    /// Whether the clock was corrected already during this request.
+    pub(super) clock_corrected: bool,
+    /// Whether the key has `.`/`..` segments and its path was signed decoded (not yet as sent).
+    pub(super) path_as_sent_untried: bool,
+    /// Whether new credentials were asked for already during this request.
+    pub(super) credentials_renewed: bool,
+}
+
+/// What to do after a refusal. The first three are free: they fix what this side got wrong and do not
+/// count as an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// This machine's clock is off: take the server's and send again.
+    CorrectClock(OffsetDateTime),
+    /// A key with dot segments: sign the path as it is sent, and send again.
+    SignPathAsSent,
+    /// The server may no longer know these credentials: ask the provider for its current ones, and
+    /// send again if they differ (else decide again as if renewed).
+    RenewCredentials,
+    /// A refusal that may pass: wait at least this long (the server's `Retry-After`, or nothing) on
+    /// top of the backoff, and send again.
+    Backoff(Duration),
+    /// Give up with the refusal.
+    Fail,
+}
+
+/// What to do after `error`, the server's refusal of `attempt`, under `policy`.
+pub(super) fn after_refusal(error: &ServiceError, attempt: &Attempt, policy: &RetryPolicy) -> Next {
+    if !attempt.replayable {
+        return Next::Fail;
+    }
+    if let Some(server) = error.server_date
+        && !attempt.clock_corrected
+        && is_clock_skew(error, attempt.signed_at)
+    {
+        return Next::CorrectClock(server);
+    }
+    let signature_refused = error.code == S3ErrorCode::SignatureDoesNotMatch || error.status == 403;
+    if signature_refused && attempt.path_as_sent_untried {
+        return Next::SignPathAsSent;
+    }
+    if !attempt.credentials_renewed && is_credentials_rejection(error) {
+        return Next::RenewCredentials;
+    }
+    if error.is_retryable() && attempt.number < policy.max_attempts.max(1) {
+        return Next::Backoff(error.retry_after.unwrap_or_default().min(policy.max_delay));
+    }
+    Next::Fail
+}
+
+/// Whether the server refused the request because of the signing time.
+fn is_clock_skew(error: &ServiceError, signed_at: OffsetDateTime) -> bool {
+    if matches!(error.code, S3ErrorCode::RequestTimeTooSkewed) {
+        return true;
+    }
+    // Some servers say AccessDenied or InvalidRequest; a server clock far from ours tells.
+    let off = error.server_date.map(|server| (server - signed_at).abs() > time::Duration::minutes(5));
+    error.status == 403 && off == Some(true)
+}
+
+/// Whether the server may have refused the credentials themselves: an unknown key
+/// (`InvalidAccessKeyId`; some servers, Garage among them, say `AccessDenied` for a deleted key), an
+/// expired or invalid session token. With rotating credentials this asks the provider for its current
+/// ones; the request is sent again only if they differ (and a provider that keeps answering the same
+/// ones is not asked again for this reason for a few seconds), so a genuine permission error costs at
+/// most one fetch every few seconds.
+fn is_credentials_rejection(error: &ServiceError) -> bool {
+    matches!(error.code, S3ErrorCode::InvalidAccessKeyId | S3ErrorCode::ExpiredToken | S3ErrorCode::InvalidToken)
+        || (error.code == S3ErrorCode::AccessDenied && error.status == 403)
+        || error.code.as_str() == "TokenRefreshRequired"
 }
 
 #[cfg(test)]
@@ -88,5 +164,65 @@ mod tests {
         let delays: std::collections::HashSet<_> = (0..20).map(|_| p.delay(3)).collect();
         assert!(delays.len() > 1, "jitter varies");
         assert_eq!(RetryPolicy::none().delay(1), Duration::ZERO);
+    }
+
+    fn refusal(status: u16, code: &str) -> ServiceError {
+        let body = format!("<Error><Code>{code}</Code></Error>");
+        ServiceError::from_response("PutObject", status, body.as_bytes())
+    }
+
+    #[test]
+    fn what_follows_a_refusal() {
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let first = Attempt {
+            number: 1,
+            replayable: true,
+            signed_at: at,
+            clock_corrected: false,
+            path_as_sent_untried: false,
+            credentials_renewed: false,
+        };
+        let policy = RetryPolicy::default();
+        let dated = |mut e: ServiceError, server: OffsetDateTime| {
+            e.server_date = Some(server);
+            e
+        };
+        let two_hours = at + time::Duration::hours(2);
+        let mut slow = refusal(503, "SlowDown");
+        slow.retry_after = Some(Duration::from_secs(2));
+        let mut slower = refusal(503, "SlowDown");
+        slower.retry_after = Some(Duration::from_secs(600));
+        #[rustfmt::skip]
+        let table: Vec<(&str, ServiceError, Attempt, Next)> = vec![
+            ("skew, named", dated(refusal(403, "RequestTimeTooSkewed"), two_hours), first, Next::CorrectClock(two_hours)),
+            ("skew, told by the date", dated(refusal(403, "AccessDenied"), two_hours), first, Next::CorrectClock(two_hours)),
+            ("skew, corrected once already", dated(refusal(403, "RequestTimeTooSkewed"), two_hours),
+                Attempt { clock_corrected: true, ..first }, Next::Fail),
+            ("skew, no date to take", refusal(403, "RequestTimeTooSkewed"), first, Next::Fail),
+            ("a date close to ours is no skew", dated(refusal(403, "AccessDenied"), at), first, Next::RenewCredentials),
+            ("dot segments", refusal(403, "SignatureDoesNotMatch"), Attempt { path_as_sent_untried: true, ..first },
+                Next::SignPathAsSent),
+            ("a signature refused, no dot segments", refusal(403, "SignatureDoesNotMatch"), first, Next::Fail),
+            ("an unknown key", refusal(403, "InvalidAccessKeyId"), first, Next::RenewCredentials),
+            ("an unknown key, renewed already", refusal(403, "InvalidAccessKeyId"),
+                Attempt { credentials_renewed: true, ..first }, Next::Fail),
+            ("an expired token", refusal(400, "ExpiredToken"), first, Next::RenewCredentials),
+            ("throttled", refusal(503, "SlowDown"), first, Next::Backoff(Duration::ZERO)),
+            ("throttled, wait asked", slow, first, Next::Backoff(Duration::from_secs(2))),
+            ("throttled, a wait over the longest", slower, first, Next::Backoff(policy.max_delay)),
+            ("a server error", refusal(500, "InternalError"), first, Next::Backoff(Duration::ZERO)),
+            ("a conditional write racing another", refusal(409, "ConditionalRequestConflict"), first,
+                Next::Backoff(Duration::ZERO)),
+            ("the last attempt", refusal(500, "InternalError"), Attempt { number: 3, ..first }, Next::Fail),
+            ("a stream cannot be sent twice", refusal(500, "InternalError"), Attempt { replayable: false, ..first },
+                Next::Fail),
+            ("not implemented", refusal(501, "NotImplemented"), first, Next::Fail),
+            ("a precondition", refusal(412, "PreconditionFailed"), first, Next::Fail),
+            ("not found", refusal(404, "NoSuchKey"), first, Next::Fail),
+            ("a bad request", refusal(400, "InvalidArgument"), first, Next::Fail),
+        ];
+        for (what, error, attempt, expected) in table {
+            assert_eq!(after_refusal(&error, &attempt, &policy), expected, "{what}");
+        }
     }
 }

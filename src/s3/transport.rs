@@ -22,12 +22,108 @@
 //! is caught within the timeout even then.
 
 use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use futures_util::future::Either;
 
 use crate::Error;
-use crate::body::Progress;
+use crate::body::Body;
+
+/// `body` for one attempt, as reqwest sends it: each chunk the connection takes is progress.
+pub(crate) async fn request_body(body: &Body, progress: &Progress) -> io::Result<reqwest::Body> {
+    let progress = progress.clone();
+    let chunks = body.for_attempt().await?.map(move |chunk| {
+        if let Ok(chunk) = &chunk {
+            progress.advance(chunk.len() as u64);
+        }
+        chunk
+    });
+    Ok(reqwest::Body::wrap_stream(chunks))
+}
+
+/// The most an operating system is taken to buffer for sending once the body is handed over, and the
+/// slowest rate it is taken to drain at: see [`Progress::settling`].
+const BUFFERED: u64 = 4 * 1024 * 1024;
+const DRAIN_RATE: f64 = 512.0 * 1024.0;
+
+/// When a request's bytes last moved, shared between its body and the request's watchdog.
+#[derive(Debug, Clone)]
+pub(crate) struct Progress {
+    inner: Arc<ProgressInner>,
+}
+
+#[derive(Debug)]
+struct ProgressInner {
+    origin: Instant,
+    /// The body's length.
+    body_len: u64,
+    /// Milliseconds after `origin` of the last movement.
+    last_ms: AtomicU64,
+    /// Bytes handed to the connection.
+    sent: AtomicU64,
+    /// Whether an answer has begun to arrive.
+    answered: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// Progress of a request with a body of `body_len` bytes, starting now.
+    pub(crate) fn start(body_len: u64) -> Self {
+        Self {
+            inner: Arc::new(ProgressInner {
+                origin: Instant::now(),
+                body_len,
+                last_ms: AtomicU64::new(0),
+                sent: AtomicU64::new(0),
+                answered: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Records that `bytes` of the body moved now.
+    pub(crate) fn advance(&self, bytes: u64) {
+        self.inner.sent.fetch_add(bytes, Ordering::Relaxed);
+        self.moved();
+    }
+
+    /// Records that the answer moved now.
+    pub(crate) fn touch(&self) {
+        self.inner.answered.store(true, Ordering::Relaxed);
+        self.moved();
+    }
+
+    fn moved(&self) {
+        let ms = u64::try_from(self.inner.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.inner.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When something last moved.
+    pub(crate) fn last(&self) -> Instant {
+        self.inner.origin + std::time::Duration::from_millis(self.inner.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// Extra patience while the last bytes of a body may still be on their way. The body counts as
+    /// moved when the connection takes it, but the operating system buffers a few MiB for sending: on
+    /// a slow link the last of them go out after the whole body was handed over, while the client
+    /// sees nothing move. Until the answer begins, the wait allows them the time to drain (up to 4 MiB
+    /// at 512 KiB/s: at most 8 s). A link that stops draining is caught by the operating system
+    /// itself (`TCP_USER_TIMEOUT`, set to the idle timeout where the platform has it).
+    pub(crate) fn settling(&self) -> std::time::Duration {
+        let sent = self.sent();
+        if self.inner.body_len == 0 || sent < self.inner.body_len || self.inner.answered.load(Ordering::Relaxed) {
+            return std::time::Duration::ZERO;
+        }
+        std::time::Duration::from_secs_f64(sent.min(BUFFERED) as f64 / DRAIN_RATE)
+    }
+
+    /// Bytes of the body handed to the connection so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.inner.sent.load(Ordering::Relaxed)
+    }
+}
 
 /// The limits of one S3 request.
 #[derive(Debug, Clone, Copy)]

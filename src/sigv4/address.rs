@@ -53,7 +53,7 @@ impl BucketAddress {
     ///
     /// [`Error::InvalidRegion`] when `region` is not a plain token.
     pub fn aws_endpoint(region: &str) -> Result<String, Error> {
-        if !super::signer::is_scope_token(region) {
+        if !super::key::is_scope_token(region) {
             return Err(Error::InvalidRegion { region: region.chars().take(64).collect() });
         }
         let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };

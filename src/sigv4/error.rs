@@ -138,13 +138,4 @@ pub enum Error {
     /// A payload hash that is not 64 lowercase hex digits or one of the S3 literals.
     #[error("invalid payload hash: expected 64 lowercase hex digits or UNSIGNED-PAYLOAD")]
     InvalidPayloadHash,
-
-    /// A required environment variable is not set.
-    #[error("environment variable {name} is not set{hint}")]
-    MissingEnv {
-        /// The variable that was looked for.
-        name: &'static str,
-        /// What else was tried, if anything.
-        hint: &'static str,
-    },
 }

@@ -211,9 +211,22 @@ impl KeyCache {
     }
 }
 
+/// Region and service names: 1 to 63 of `A-Z a-z 0-9 . _ -`.
+pub(crate) fn is_scope_token(s: &str) -> bool {
+    (1..=63).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scope_tokens() {
+        assert!(is_scope_token("us-east-1") && is_scope_token("auto") && is_scope_token("s3"));
+        for bad in ["", "us east", "us/east", "a\nb", "ü", &"a".repeat(64)] {
+            assert!(!is_scope_token(bad), "{bad:?}");
+        }
+    }
 
     /// The worked example of the AWS SigV4 documentation ("Deriving the signing key"): secret
     /// `wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY`, 20120215, us-east-1, iam.

@@ -52,10 +52,12 @@
 
 mod address;
 mod canonical;
+mod credentials;
 mod encode;
 mod error;
 mod key;
 mod output;
+mod presign;
 mod request;
 mod settings;
 mod sha;
@@ -63,16 +65,18 @@ mod signer;
 mod time;
 
 pub use address::{AddressingStyle, BucketAddress, MAX_KEY_LEN, check_key};
+pub use credentials::Credentials;
 pub use encode::{encode_component, encode_path};
 pub use error::Error;
+#[cfg(feature = "s3")]
+pub(crate) use key::is_scope_token;
 pub use output::{
     AuthHeaders, PresignedHeaders, PresignedHeadersIter, PresignedUrl, SigningDetails, redact_query, redact_token,
 };
+pub use presign::MAX_PRESIGN_EXPIRY;
+#[cfg(feature = "s3")]
+pub(crate) use presign::check_expiry;
 pub use request::{Method, Payload, Request, Scheme};
 pub use settings::{SessionToken, SigningSettings};
-pub use signer::{MAX_PRESIGN_EXPIRY, Signer};
-#[cfg(feature = "s3")]
-pub(crate) use signer::{check_expiry, is_scope_token};
+pub use signer::Signer;
 pub use time::{format_amz_date, parse_amz_date};
-
-pub use crate::Credentials;

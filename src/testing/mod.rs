@@ -12,11 +12,11 @@
 //! ```
 //! use std::time::Duration;
 //! use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
-//! use stowage::{PutOptions, S3Storage, Storage, testing::TestServer};
+//! use stowage::{GetOptions, PutOptions, S3Storage, Storage, testing::TestServer};
 //!
 //! // The handler under test: presigns an upload of exactly the announced type and size.
 //! async fn upload_url(State(storage): State<S3Storage>, Json(size): Json<u64>) -> Result<Json<serde_json::Value>, StatusCode> {
-//!     let options = PutOptions::new().content_type("image/png").content_length(size);
+//!     let options = PutOptions::new().with_content_type("image/png").with_content_length(size);
 //!     let presigned = storage
 //!         .presign_put("avatars/42.png", &options, Duration::from_secs(300))
 //!         .map_err(|_| StatusCode::BAD_REQUEST)?;
@@ -53,7 +53,7 @@
 //!
 //! // The server checks what landed; an upload of another type than the one signed for is refused
 //! // by the S3 server itself.
-//! let landed = s3.storage()?.head_object("avatars/42.png").await?.ok_or("not stored")?;
+//! let landed = s3.storage()?.head_object("avatars/42.png", &GetOptions::new()).await?.ok_or("not stored")?;
 //! assert_eq!((landed.size, landed.content_type.as_deref()), (8, Some("image/png")));
 //! let liar = http.put(url).header("content-type", "application/x-msdownload").body(png).send().await?;
 //! assert!(liar.status().is_client_error());
@@ -61,12 +61,18 @@
 //! # }
 //! ```
 //!
+//! ## Proving a storage of your own
+//!
+//! [`conformance`] is the suite this crate runs on every server it is tested against, as public
+//! functions over `&dyn Storage`: run it on a wrapper or a fake of yours to show it behaves like the
+//! real thing.
+//!
 //! ## What it does not emulate
 //!
 //! s3s-fs is a faithful S3 for the flows stowage offers, with these limits (each one met by the
 //! project's own conformance suite, which also runs on Garage):
 //!
-//! - no bucket CORS API: CORS answers come from [`TestServerBuilder::cors`] /
+//! - no bucket CORS API: CORS answers come from [`TestServerBuilder::with_cors`] /
 //!   [`TestServer::set_cors`] (preflights answered as S3 and R2 answer them); `put_bucket_cors`
 //!   gets an error;
 //! - one region for everything (any region signs), no session tokens (a token is signed and ignored),
@@ -77,7 +83,9 @@
 //! - POST uploads (`presign_post`) work; R2's restrictions are not enforced by the server (stowage
 //!   enforces them for an R2 configuration before sending).
 
+pub mod conformance;
 mod cors;
+mod raw_http;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -115,14 +123,14 @@ pub struct TestServerBuilder {
 
 impl TestServerBuilder {
     /// The bucket's name (default `test-bucket`).
-    pub fn bucket(mut self, name: impl Into<String>) -> Self {
+    pub fn with_bucket(mut self, name: impl Into<String>) -> Self {
         self.bucket = name.into();
         self
     }
 
     /// Answers browsers per `cors`, as S3 and R2 do for a bucket CORS configuration (default: no
     /// CORS, like a bucket without one, so every preflight is refused).
-    pub fn cors(mut self, cors: CorsConfiguration) -> Self {
+    pub fn with_cors(mut self, cors: CorsConfiguration) -> Self {
         self.cors = Some(cors);
         self
     }
@@ -143,12 +151,12 @@ impl TestServerBuilder {
         }
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let unique = crate::s3::retry::random_u64();
+        let unique = crate::random::random_u64();
         let root = std::env::temp_dir().join(format!("stowage-test-s3-{}-{n}-{unique:016x}", std::process::id()));
         std::fs::create_dir_all(root.join(&bucket))?;
         // Fresh keys for every server (for uniqueness, not secrecy: this is a test server).
-        let access_key = format!("AKIATEST{:012X}", crate::s3::retry::random_u64() & 0xffff_ffff_ffff);
-        let secret_key = format!("{:016x}{:016x}test", crate::s3::retry::random_u64(), crate::s3::retry::random_u64());
+        let access_key = format!("AKIATEST{:012X}", crate::random::random_u64() & 0xffff_ffff_ffff);
+        let secret_key = format!("{:016x}{:016x}test", crate::random::random_u64(), crate::random::random_u64());
 
         let fs = s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("s3s-fs: {e:?}")))?;
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
@@ -202,13 +210,14 @@ impl TestServer {
         TestServerBuilder { bucket: "test-bucket".into(), cors: None }
     }
 
-    /// A backend for the bucket, with the server's keys.
+    /// A backend for the bucket, with the server's keys (fixed keys: nothing to fetch, so this
+    /// needs no `.await`, unlike [`S3Config::build`]).
     ///
     /// # Errors
     ///
     /// None in practice (the configuration is valid); the `Result` is [`S3Config::build`]'s.
     pub fn storage(&self) -> crate::Result<S3Storage> {
-        self.config().build()
+        S3Storage::from_config(self.config())
     }
 
     /// The configuration of [`storage`](Self::storage), to adjust before building (retries, part

@@ -207,10 +207,10 @@ async fn upload(name: &str, endpoint: &str, path: &Path, size: u64) {
         // One request: a threshold above the file.
         None => config.with_multipart_threshold(u64::MAX),
     };
-    let storage = config.build().expect("storage");
+    let storage = config.build().await.expect("storage");
     let body = stowage::Body::from_file(path).await.expect("file");
     storage.put_object(&key, body, &stowage::PutOptions::new()).await.expect("upload");
-    let meta = storage.head_object(&key).await.expect("head").expect("stored");
+    let meta = storage.head_object(&key, &stowage::GetOptions::new()).await.expect("head").expect("stored");
     assert_eq!(meta.size, size);
 }
 
@@ -225,12 +225,17 @@ fn over_five_gib() {
         let storage = stowage::S3Config::new(BUCKET, "us-east-1", stowage::Credentials::new(ACCESS, SECRET))
             .with_endpoint(endpoint)
             .build()
+            .await
             .expect("storage");
         let chunk = bytes::Bytes::from(vec![42u8; MIB as usize]);
         let chunks = futures_util::stream::iter((0..size / MIB).map(move |_| Ok(chunk.clone())));
         let body = stowage::Body::from_stream(chunks, size);
         let out = storage.put_object("bench/over-5-gib.bin", body, &stowage::PutOptions::new()).await.expect("upload");
-        let meta = storage.head_object("bench/over-5-gib.bin").await.expect("head").expect("stored");
+        let meta = storage
+            .head_object("bench/over-5-gib.bin", &stowage::GetOptions::new())
+            .await
+            .expect("head")
+            .expect("stored");
         assert_eq!(meta.size, size);
         out.etag.and_then(|e| e.trim_matches('"').rsplit('-').next().map(str::to_owned)).unwrap_or_default()
     });

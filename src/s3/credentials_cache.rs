@@ -1,4 +1,9 @@
-//! The backend's signer, for fixed or rotating credentials.
+//! The backend's credentials cache: the signer of fixed credentials, or the current one of rotating
+//! credentials.
+//!
+//! (This file is over 500 lines because the cache is one state machine — generations, single-flight
+//! refresh, backoff, rejection handling — whose parts share one lock and one set of invariants;
+//! split, each half would need the other's internals.)
 //!
 //! Fixed credentials keep one [`Signer`] for the backend's life: signing touches nothing shared.
 //! Rotating credentials keep the current signer in a cache that a provider refills ahead of expiry:
@@ -64,6 +69,15 @@ pub(crate) enum CredentialsConfig {
     Provider(Arc<dyn ProvideCredentials>),
 }
 
+impl From<crate::credentials::AnyCredentials> for CredentialsConfig {
+    fn from(credentials: crate::credentials::AnyCredentials) -> Self {
+        match credentials.0 {
+            crate::credentials::Source::Fixed(credentials) => Self::Fixed(credentials, None),
+            crate::credentials::Source::Provider(provider) => Self::Provider(provider),
+        }
+    }
+}
+
 impl std::fmt::Debug for CredentialsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -81,7 +95,7 @@ pub(crate) struct Rotation {
 }
 
 /// What signs: one signer, or the current one of a rotation.
-pub(crate) enum Signing {
+pub(crate) enum CredentialsCache {
     Fixed { signer: Arc<Signer>, source: Option<Resolution> },
     Rotating(Arc<Rotating>),
 }
@@ -412,7 +426,7 @@ impl Rotating {
                 provider,
                 format!(
                     "the credentials expired at {}, before they were received (check this machine's clock)",
-                    crate::s3::dates::format_iso8601(at)
+                    crate::wire::dates::format_iso8601(at)
                 ),
             ));
         }
@@ -460,7 +474,7 @@ fn backoff(failures: u32) -> Duration {
     doubled.min(BACKOFF_MAX)
 }
 
-impl Signing {
+impl CredentialsCache {
     pub(crate) fn fixed(signer: Signer, source: Option<Resolution>) -> Self {
         Self::Fixed { signer: Arc::new(signer), source }
     }

@@ -1,4 +1,6 @@
-//! The values of a multipart upload: its id, part numbers, parts, and the errors of bad input.
+//! The values of a multipart upload: its id, part numbers, parts, the service's limits, and the
+//! errors of bad input. (How an object is cut into parts, and the upload loop, are
+//! [`crate::multipart`]'s: they are built on these values and on the [`Storage`](super::Storage) trait.)
 
 use std::fmt;
 
@@ -120,6 +122,7 @@ impl fmt::Debug for UploadId {
 /// before completion.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct MultipartUpload {
     /// Where the object goes.
     pub key: String,
@@ -133,6 +136,30 @@ impl MultipartUpload {
     pub fn new(key: impl Into<String>, upload_id: UploadId) -> Self {
         Self { key: key.into(), upload_id }
     }
+
+    /// Part `number` of this upload: what the part requests of [`Storage`](super::Storage) address.
+    ///
+    /// ```
+    /// # use stowage::multipart::{MultipartUpload, PartNumber, UploadId};
+    /// let upload = MultipartUpload::new("videos/talk.mp4", UploadId::new("2~abc")?);
+    /// let part = upload.part(PartNumber::new(3)?);
+    /// assert_eq!((part.upload.key.as_str(), part.number.get()), ("videos/talk.mp4", 3));
+    /// # Ok::<(), stowage::multipart::MultipartError>(())
+    /// ```
+    #[must_use]
+    pub fn part(&self, number: PartNumber) -> UploadPart<'_> {
+        UploadPart { upload: self, number }
+    }
+}
+
+/// One part of an upload in progress: the upload and the part's number
+/// ([`MultipartUpload::part`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UploadPart<'a> {
+    /// The upload.
+    pub upload: &'a MultipartUpload,
+    /// The part's number.
+    pub number: PartNumber,
 }
 
 /// A part that was stored, as completion names it: its number and the ETag the server gave it.
@@ -187,6 +214,125 @@ pub struct MultipartUploadInfo {
     /// When it was created.
     #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
     pub initiated: Option<OffsetDateTime>,
+}
+
+impl MultipartUploadInfo {
+    /// `upload`, started at `initiated` when the server says.
+    #[must_use]
+    pub fn new(upload: MultipartUpload, initiated: Option<OffsetDateTime>) -> Self {
+        Self { upload, initiated }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
+/// The multipart rules of a service.
+///
+/// | | Amazon S3 | Cloudflare R2 |
+/// |---|---|---|
+/// | part size | 5 MiB to 5 GiB, the last part smaller | 5 MiB to 5 GiB; all but the last of one size, the last not larger |
+/// | parts | 1 to 10,000 | 1 to 10,000 |
+/// | object | 48.8 TiB (10,000 × 5 GiB) | 4.995 TiB |
+///
+/// Sources: the AWS S3 User Guide, "Amazon S3 multipart upload limits"; Cloudflare R2 "Limits" and
+/// "Multipart upload" (R2 answers `InvalidPart` at completion when the parts are uneven).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct MultipartLimits {
+    min_part_size: u64,
+    max_part_size: u64,
+    max_parts: u32,
+    max_object_size: u64,
+    equal_parts: bool,
+}
+
+impl MultipartLimits {
+    /// Amazon S3's limits (and those of S3-compatible servers, unless they say otherwise).
+    pub const S3: Self = Self {
+        min_part_size: 5 * MIB,
+        max_part_size: 5 * GIB,
+        max_parts: 10_000,
+        max_object_size: 10_000 * 5 * GIB,
+        equal_parts: false,
+    };
+
+    /// Cloudflare R2's limits: as S3's, with equal parts and objects up to 4.995 TiB.
+    pub const R2: Self = Self {
+        min_part_size: 5 * MIB,
+        max_part_size: 5 * GIB,
+        max_parts: 10_000,
+        max_object_size: 5 * 1024 * GIB - 5 * GIB,
+        equal_parts: true,
+    };
+}
+
+impl MultipartLimits {
+    /// With another smallest part (but the last).
+    pub const fn with_min_part_size(mut self, bytes: u64) -> Self {
+        self.min_part_size = bytes;
+        self
+    }
+
+    /// With another largest part.
+    pub const fn with_max_part_size(mut self, bytes: u64) -> Self {
+        self.max_part_size = bytes;
+        self
+    }
+
+    /// With another most parts.
+    pub const fn with_max_parts(mut self, parts: u32) -> Self {
+        self.max_parts = parts;
+        self
+    }
+
+    /// With another largest object.
+    pub const fn with_max_object_size(mut self, bytes: u64) -> Self {
+        self.max_object_size = bytes;
+        self
+    }
+
+    /// Whether every part but the last must have one size.
+    pub const fn with_equal_parts(mut self, equal: bool) -> Self {
+        self.equal_parts = equal;
+        self
+    }
+
+    /// The smallest part but the last.
+    #[must_use]
+    pub const fn min_part_size(&self) -> u64 {
+        self.min_part_size
+    }
+
+    /// The largest part.
+    #[must_use]
+    pub const fn max_part_size(&self) -> u64 {
+        self.max_part_size
+    }
+
+    /// The most parts.
+    #[must_use]
+    pub const fn max_parts(&self) -> u32 {
+        self.max_parts
+    }
+
+    /// The largest object.
+    #[must_use]
+    pub const fn max_object_size(&self) -> u64 {
+        self.max_object_size
+    }
+
+    /// Whether every part but the last must have one size, the last not larger (R2).
+    #[must_use]
+    pub const fn equal_parts(&self) -> bool {
+        self.equal_parts
+    }
+}
+
+impl Default for MultipartLimits {
+    fn default() -> Self {
+        Self::S3
+    }
 }
 
 /// A multipart request that cannot be right, refused before anything is sent. Each says what is

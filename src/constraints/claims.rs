@@ -1,0 +1,136 @@
+//! What a client may claim: media types and patterns, and the refusals of claims the policy does not
+//! allow ([`PolicyViolation`]), each with a sentence for the person and an HTTP status.
+
+use std::fmt;
+
+/// A media-type pattern: `image/png` (exact), `image/*` (any image) or `*/*` (anything).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypePattern {
+    /// Lowercase `type`, or `*`.
+    kind: String,
+    /// Lowercase `subtype`, or `*`.
+    subtype: String,
+}
+
+impl TypePattern {
+    /// Parses a pattern.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyViolation::InvalidContentType`] when `pattern` is not `type/subtype` made of media-type
+    /// characters, or `type/*`, or `*/*`.
+    pub fn parse(pattern: &str) -> Result<Self, PolicyViolation> {
+        let invalid = || PolicyViolation::InvalidContentType { content_type: shorten(pattern) };
+        let (kind, subtype) = pattern.trim().split_once('/').ok_or_else(invalid)?;
+        let ok = |s: &str, star: bool| {
+            (star && s == "*") || (!s.is_empty() && s.len() <= 127 && s.bytes().all(is_media_char))
+        };
+        if !ok(kind, true) || !ok(subtype, true) || (kind == "*" && subtype != "*") {
+            return Err(invalid());
+        }
+        Ok(Self { kind: kind.to_ascii_lowercase(), subtype: subtype.to_ascii_lowercase() })
+    }
+
+    /// Whether the media type `essence` (`type/subtype`, lowercase) matches.
+    pub(super) fn matches(&self, kind: &str, subtype: &str) -> bool {
+        (self.kind == "*" || self.kind == kind) && (self.subtype == "*" || self.subtype == subtype)
+    }
+}
+
+impl fmt::Display for TypePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.subtype)
+    }
+}
+
+/// RFC 6838 `restricted-name-chars`.
+fn is_media_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b)
+}
+
+pub(super) fn shorten(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+/// Splits a content type into lowercase `type` and `subtype`, checking it (parameters after `;`
+/// must be visible ASCII).
+pub(super) fn parse_content_type(content_type: &str) -> Result<(String, String), PolicyViolation> {
+    let invalid = || PolicyViolation::InvalidContentType { content_type: shorten(content_type) };
+    let (essence, params) = content_type.split_once(';').unwrap_or((content_type, ""));
+    let (kind, subtype) = essence.trim().split_once('/').ok_or_else(invalid)?;
+    let ok = |s: &str| !s.is_empty() && s.len() <= 127 && s.bytes().all(is_media_char);
+    if !ok(kind) || !ok(subtype) || !params.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Err(invalid());
+    }
+    Ok((kind.to_ascii_lowercase(), subtype.to_ascii_lowercase()))
+}
+
+/// Why an upload was refused before anything was signed. Each says what the client did wrong, in
+/// words a person understands, and the HTTP status a web handler should answer with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyViolation {
+    /// The content type is not one the policy allows.
+    #[error("files of type {content_type} are not accepted (allowed: {})", allowed.join(", "))]
+    TypeNotAllowed {
+        /// The type the client declared.
+        content_type: String,
+        /// The patterns the policy allows.
+        allowed: Vec<String>,
+    },
+    /// The declared size is over the limit.
+    #[error("the file is {} but the limit is {}", crate::error::human_size(*size), crate::error::human_size(*max))]
+    TooLarge {
+        /// The size the client declared.
+        size: u64,
+        /// The policy's maximum.
+        max: u64,
+    },
+    /// The file is empty and the policy does not allow empty files.
+    #[error("the file is empty")]
+    Empty,
+    /// The content type is not a media type.
+    #[error("{content_type:?} is not a media type such as image/png")]
+    InvalidContentType {
+        /// What the client sent.
+        content_type: String,
+    },
+}
+
+impl PolicyViolation {
+    /// The refusal in words for the person choosing the file, without media types: "This file is a
+    /// web page; only images and PDF documents are accepted."
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        use super::words::{pattern_in_words, type_in_words};
+        match self {
+            Self::TypeNotAllowed { content_type, allowed } => {
+                let kinds: Vec<String> = allowed.iter().map(|p| pattern_in_words(p)).collect();
+                let list = match kinds.as_slice() {
+                    [] => "no files".to_owned(),
+                    [one] => one.clone(),
+                    [init @ .., last] => format!("{} and {last}", init.join(", ")),
+                };
+                format!("This file is {}; only {list} are accepted.", type_in_words(content_type))
+            }
+            Self::TooLarge { size, max } => format!(
+                "This file is {}; files up to {} are accepted.",
+                crate::error::human_size(*size),
+                crate::error::human_size(*max)
+            ),
+            Self::Empty => "This file is empty.".to_owned(),
+            Self::InvalidContentType { .. } => "The browser did not say what kind of file this is.".to_owned(),
+        }
+    }
+
+    /// The HTTP status to answer with: 415 for a refused type, 413 for a file too large, 400
+    /// otherwise.
+    #[must_use]
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::TypeNotAllowed { .. } => 415,
+            Self::TooLarge { .. } => 413,
+            _ => 400,
+        }
+    }
+}

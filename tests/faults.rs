@@ -132,6 +132,19 @@ async fn busy_servers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
         .await;
 
     tally
+        .case(server.name, "409 ConditionalRequestConflict on a create-only put, once: sent again, exact", async {
+            let body = data(200 * 1024, 5);
+            let conflict = s3_error("409 Conflict", "ConditionalRequestConflict");
+            let proxy = Proxy::start(&server.endpoint, first_puts(1, Fault::Respond(conflict))).await;
+            let storage = through(server, &proxy, 3).await;
+            let create = PutOptions::new().with_mode(stowage::PutMode::Create);
+            storage.put_object("faults/conflict.bin", body.clone().into(), &create).await.expect("second time");
+            assert_eq!(proxy.requests(), 2, "the conflict was retried as S3 documents");
+            assert_exact(direct, "faults/conflict.bin", &body).await;
+        })
+        .await;
+
+    tally
         .case(server.name, "503 on every attempt: typed, retryable, bounded, nothing stored", async {
             let proxy = Proxy::start(&server.endpoint, |_| Fault::Respond(s3_error("503 Slow Down", "SlowDown"))).await;
             let storage = through(server, &proxy, 4).await;
@@ -492,4 +505,4 @@ async fn suite(server: &Server) -> Tally {
     tally.finish("faults", server.name)
 }
 
-on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 13, "{}", server.name));
+on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 14, "{}", server.name));

@@ -244,6 +244,30 @@ async fn faults(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     assert_nothing_left(server, direct, "mp/complete-err.bin", tally).await;
     tally.pass("CompleteMultipartUpload answering 200 with <Error>: an error, retried, then aborted");
 
+    // A create-only upload whose completion S3 refuses with 409 ConditionalRequestConflict (another
+    // conditional write to the key was in flight; S3 drops the upload then): the upload is started
+    // again from CreateMultipartUpload, as S3 documents, and the object is exact.
+    let first = Arc::new(AtomicUsize::new(0));
+    let creates = Arc::new(AtomicUsize::new(0));
+    let (counter, created) = (Arc::clone(&first), Arc::clone(&creates));
+    let proxy = Proxy::start(&server.endpoint, move |r: &Seen| {
+        if r.method == "POST" && r.has_query("uploads") {
+            created.fetch_add(1, Ordering::SeqCst);
+        }
+        if is_complete(r) && counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            Fault::Respond(support::proxy::s3_error("409 Conflict", "ConditionalRequestConflict"))
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let create = PutOptions::new().with_mode(stowage::PutMode::Create);
+    through(&proxy).await.put_object("mp/conflict.bin", bytes.clone().into(), &create).await.expect("started again");
+    assert_eq!((creates.load(Ordering::SeqCst), first.load(Ordering::SeqCst)), (2, 2), "one restart");
+    assert_stored(direct, "mp/conflict.bin", &bytes).await;
+    direct.delete_object("mp/conflict.bin").await.expect("delete");
+    tally.pass("CompleteMultipartUpload refused with 409 ConditionalRequestConflict: started again, exact");
+
     // Part 2's first attempt never answered: the idle timeout ends it and the part alone is sent again.
     let once = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&once);
@@ -427,4 +451,4 @@ async fn suite(server: &Server) -> Tally {
     tally.finish("multipart", server.name)
 }
 
-on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 11, "{}", server.name));
+on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 12, "{}", server.name));

@@ -39,13 +39,49 @@ trait PartSource {
     /// when a slot is free: what it prepares (a stream's next part) is in memory for at most the
     /// parts in flight.
     async fn start(&mut self, upload: &MultipartUpload, number: PartNumber) -> Result<PartTask>;
+
+    /// Whether every part can be made again from the start (bytes, a file, another object; not a
+    /// stream), for an upload that must be started again.
+    fn restartable(&self) -> bool;
 }
+
+/// How many times a multipart write is started again after S3 dropped it for a conflicting
+/// conditional write (409 `ConditionalRequestConflict`).
+const CONFLICT_RESTARTS: u32 = 2;
 
 /// Writes the object at `key` in the parts of `plan`: creates the upload (stored with `options`),
 /// runs the request `source` gives for each part, at most `concurrency` at once, then completes the
 /// upload under the options' [`PutMode`](crate::PutMode) — or aborts it when anything failed, so
-/// that nothing stays in progress and nothing partial is ever visible.
+/// that nothing stays in progress and nothing partial is ever visible. A completion S3 refuses with
+/// 409 `ConditionalRequestConflict` (another conditional write to the key was in flight: S3 then drops
+/// the upload) starts the upload again, as S3 documents, when the parts can be made again.
 async fn write_in_parts<S: Storage + ?Sized>(
+    storage: &S,
+    key: &str,
+    options: &PutOptions,
+    plan: &PartPlan,
+    concurrency: usize,
+    source: &mut impl PartSource,
+) -> Result<PutObjectOutput> {
+    let mut restarts = 0;
+    loop {
+        let result = write_once(storage, key, options, plan, concurrency, source).await;
+        match result {
+            Err(e)
+                if e.code() == Some(&crate::S3ErrorCode::ConditionalRequestConflict)
+                    && restarts < CONFLICT_RESTARTS
+                    && source.restartable() =>
+            {
+                crate::trace::event!(info, "a conditional write raced another: the multipart upload starts again");
+                restarts += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// One multipart write, from create to complete (or abort).
+async fn write_once<S: Storage + ?Sized>(
     storage: &S,
     key: &str,
     options: &PutOptions,
@@ -161,6 +197,10 @@ impl<S: Storage + Clone + 'static> PartSource for BodyParts<S> {
         let (storage, upload) = (self.storage.clone(), upload.clone());
         Ok(Box::pin(async move { storage.upload_part(upload.part(number), body).await }))
     }
+
+    fn restartable(&self) -> bool {
+        !matches!(self.parts, Parts::Stream { .. })
+    }
 }
 
 /// Copies `source` (as HEAD saw it: its size and ETag) to `destination` in parts of `part_size`, each
@@ -199,6 +239,10 @@ impl<S: Storage + Clone + 'static> PartSource for SourceRanges<S> {
         }
         let (storage, upload) = (self.storage.clone(), upload.clone());
         Ok(Box::pin(async move { storage.upload_part_copy(upload.part(number), &from).await }))
+    }
+
+    fn restartable(&self) -> bool {
+        true
     }
 }
 

@@ -55,18 +55,14 @@ impl S3Storage {
         format!("{}/{}", self.bucket(), encode_path(key))
     }
 
-    /// The header of the destination's condition. Cloudflare R2 takes a create-only copy through its
-    /// own `cf-copy-destination-if-none-match` (R2's S3 extensions); it has no update-only copy.
-    fn destination_condition<'m>(&self, mode: &'m PutMode) -> Result<Option<(&'static str, &'m str)>> {
+    /// The header of the destination's condition. Cloudflare R2 takes a copy's destination
+    /// conditions through headers of its own, `cf-copy-destination-if-none-match` and
+    /// `cf-copy-destination-if-match` (<https://developers.cloudflare.com/r2/api/s3/conditional-operations/>).
+    fn destination_condition<'m>(&self, mode: &'m PutMode) -> Option<(&'static str, &'m str)> {
         match (self.platform(), mode) {
-            (Platform::R2, PutMode::Create) => Ok(Some(("cf-copy-destination-if-none-match", "*"))),
-            (Platform::R2, PutMode::Update(_)) => Err(Error::Unsupported {
-                backend: crate::r2::BACKEND,
-                what: "a copy on the condition of the destination's ETag".into(),
-                reason: "R2 takes a create-only copy (cf-copy-destination-if-none-match) but no If-Match on the \
-                         destination",
-            }),
-            (_, mode) => Ok(mode.header()),
+            (Platform::R2, PutMode::Create) => Some(("cf-copy-destination-if-none-match", "*")),
+            (Platform::R2, PutMode::Update(etag)) => Some(("cf-copy-destination-if-match", etag.as_str())),
+            (_, mode) => mode.header(),
         }
     }
 
@@ -74,7 +70,7 @@ impl S3Storage {
         if let Some(headers) = options.headers() {
             self.check_upload(headers, None)?;
         }
-        let condition = self.destination_condition(options.mode())?;
+        let condition = self.destination_condition(options.mode());
         let Some(meta) = self.head(source, &GetOptions::new()).await? else {
             return Err(source_refused("CopyObject", "the source object does not exist".into()));
         };

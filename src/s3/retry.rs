@@ -118,7 +118,11 @@ pub(super) fn after_refusal(error: &ServiceError, attempt: &Attempt, policy: &Re
     if !attempt.credentials_renewed && is_credentials_rejection(error) {
         return Next::RenewCredentials;
     }
-    if error.is_retryable() && attempt.number < policy.max_attempts.max(1) {
+    // After a 409 ConditionalRequestConflict, S3 has dropped the multipart upload: it is started
+    // again from CreateMultipartUpload (the part loop does that), never completed again.
+    let upload_dropped =
+        error.code == S3ErrorCode::ConditionalRequestConflict && error.operation == "CompleteMultipartUpload";
+    if error.is_retryable() && !upload_dropped && attempt.number < policy.max_attempts.max(1) {
         return Next::Backoff(error.retry_after.unwrap_or_default().min(policy.max_delay));
     }
     Next::Fail
@@ -213,6 +217,10 @@ mod tests {
             ("a server error", refusal(500, "InternalError"), first, Next::Backoff(Duration::ZERO)),
             ("a conditional write racing another", refusal(409, "ConditionalRequestConflict"), first,
                 Next::Backoff(Duration::ZERO)),
+            ("a conditional completion racing another: the upload is gone", {
+                let body = b"<Error><Code>ConditionalRequestConflict</Code></Error>";
+                ServiceError::from_response("CompleteMultipartUpload", 409, body)
+            }, first, Next::Fail),
             ("the last attempt", refusal(500, "InternalError"), Attempt { number: 3, ..first }, Next::Fail),
             ("a stream cannot be sent twice", refusal(500, "InternalError"), Attempt { replayable: false, ..first },
                 Next::Fail),

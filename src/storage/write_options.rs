@@ -17,9 +17,10 @@ use std::ops::Range;
 /// | [`Create`](Self::Create) | `If-None-Match: *` | PutObject, presigned PUT, CompleteMultipartUpload, CopyObject |
 /// | [`Update`](Self::Update) | `If-Match: <etag>` | the same |
 ///
-/// Amazon S3 checks both on every write listed (conditional copies since 2025); Cloudflare R2 on
-/// PutObject; the conformance suite ([`crate::testing::conformance::conditional_writes`]) records
-/// what another server does.
+/// Amazon S3 checks both on every write listed (conditional copies since 2025), and so does
+/// Cloudflare R2 (a copy's through its own `cf-copy-destination-if-none-match` and
+/// `cf-copy-destination-if-match`, which the backend sends for R2); the conformance suite
+/// (`stowage::testing::conformance::conditional_writes`) records what another server does.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum PutMode {
     /// Write whatever is at the key.

@@ -40,7 +40,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::json;
-use stowage::constraints::{UploadPolicy, VerifyOptions, complete_upload};
+use stowage::constraints::{FileClaim, UploadPolicy, VerifyOptions, complete_upload};
 use stowage::{Body, CorsConfiguration, Error, GetOptions, ListOptions, PutOptions, S3Config, Storage};
 
 const PAGE: &str = include_str!("static/upload.html");
@@ -109,7 +109,8 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
                 let filename = field.file_name().unwrap_or("upload").to_owned();
                 let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
                 // A ticket gives the keys (staging and final) and what verification expects.
-                let ticket = match app.policy.presign_upload(app.storage.as_ref(), &filename, &content_type, size) {
+                let claim = FileClaim::new(filename.as_str(), content_type.as_str(), size);
+                let ticket = match app.policy.presign_upload(app.storage.as_ref(), &claim) {
                     Ok(ticket) => ticket,
                     Err(e) => return storage_failure(&e),
                 };

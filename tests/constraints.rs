@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 
 use stowage::constraints::{
-    Mismatch, PolicyViolation, UploadPolicy, VerifyOptions, safe_key, sanitize_filename, verify_upload,
+    FileClaim, Mismatch, PolicyViolation, UploadPolicy, VerifyOptions, safe_key, sanitize_filename, verify_upload,
 };
 use stowage::{Error, GetOptions, PutOptions, Storage};
 use support::raw_http;
@@ -37,7 +37,7 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut
 
     // The signed type and size: accepted, and verified (sniffing a real PNG).
     let ticket = policy
-        .presign_upload(storage.as_ref(), "../../me\u{202E}gnp.exe.png", "image/png", PNG.len() as u64)
+        .presign_upload(storage.as_ref(), &FileClaim::new("../../me\u{202E}gnp.exe.png", "image/png", PNG.len() as u64))
         .expect("ticket");
     assert!(
         ticket.upload_key.starts_with("uploads/")
@@ -54,7 +54,9 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut
     tally.pass("the signed type and size: uploaded, verified, sniffed");
 
     // Refused by the server itself; nothing is stored, and verification says so.
-    let ticket = policy.presign_upload(storage.as_ref(), "photo.png", "image/png", PNG.len() as u64).expect("ticket");
+    let ticket = policy
+        .presign_upload(storage.as_ref(), &FileClaim::new("photo.png", "image/png", PNG.len() as u64))
+        .expect("ticket");
     let longer = [PNG, b"trailing bytes"].concat();
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
     let cases: [Case<'_>; 4] = [
@@ -84,7 +86,9 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut
 
     // Bytes that are not what the declared type says: the server cannot know, verification can.
     let fake = b"MZ\x90\0 this is really an executable, not a picture";
-    let ticket = policy.presign_upload(storage.as_ref(), "cat.png", "image/png", fake.len() as u64).expect("ticket");
+    let ticket = policy
+        .presign_upload(storage.as_ref(), &FileClaim::new("cat.png", "image/png", fake.len() as u64))
+        .expect("ticket");
     let response = raw_http::send("PUT", &ticket.request.url, &headers(&ticket), fake).await;
     assert_eq!(response.status / 100, 2, "{}: {}", server.name, response.text());
     let options = VerifyOptions::new().with_sniff(true).with_delete_on_mismatch(true);
@@ -104,7 +108,8 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut
     tally.pass("a liar (other bytes than its type) deleted by verification");
 
     // Size and type checked from the HEAD alone (an object written at the ticket's key another way).
-    let ticket = policy.presign_upload(storage.as_ref(), "notes.txt", "text/plain", 5).expect("ticket");
+    let ticket =
+        policy.presign_upload(storage.as_ref(), &FileClaim::new("notes.txt", "text/plain", 5)).expect("ticket");
     storage
         .put_object(&ticket.upload_key, "not five bytes".into(), &PutOptions::new().with_content_type("text/html"))
         .await
@@ -126,7 +131,7 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut
         (("huge.png", "image/png", 2 << 20), 413),
         (("empty.png", "image/png", 0), 400),
     ] {
-        match policy.presign_upload(storage.as_ref(), claims.0, claims.1, claims.2) {
+        match policy.presign_upload(storage.as_ref(), &FileClaim::new(claims.0, claims.1, claims.2)) {
             Err(Error::Policy(v)) => assert_eq!(v.http_status(), status, "{v}"),
             other => panic!("{claims:?}: {other:?}"),
         }
@@ -136,8 +141,9 @@ async fn presigned_puts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut
 
 async fn presigned_posts(server: &Server, storage: &Arc<dyn Storage>, tally: &mut Tally) {
     let policy = policy();
-    let (ticket, post) =
-        policy.presign_post(storage.as_ref(), "form upload.png", "image/png", PNG.len() as u64).expect("post");
+    let (ticket, post) = policy
+        .presign_post(storage.as_ref(), &FileClaim::new("form upload.png", "image/png", PNG.len() as u64))
+        .expect("post");
     let field = |name: &str| post.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     assert_eq!(field("key").as_deref(), Some(ticket.upload_key.as_str()));
 
@@ -270,11 +276,11 @@ fn file_names_become_safe_keys() {
 #[tokio::test]
 async fn r2_has_no_post_uploads() {
     let r2 = stowage::S3Config::r2("acct", "b", stowage::Credentials::new("k", "s")).build().await.expect("r2");
-    match policy().presign_post(&r2, "a.png", "image/png", 10) {
+    match policy().presign_post(&r2, &FileClaim::new("a.png", "image/png", 10)) {
         Err(Error::Unsupported { backend, .. }) => assert_eq!(backend, "Cloudflare R2"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(policy().check("a", "image/png", 0), Err(PolicyViolation::Empty)));
+    assert!(matches!(policy().check(&FileClaim::new("a", "image/png", 0)), Err(PolicyViolation::Empty)));
 }
 
 async fn suite(server: &Server) -> Tally {

@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 
 pub use tickets::{MemoryTickets, StoredTicket, TicketStore};
 
-use crate::constraints::{MultipartTicket, UploadPolicy, VerifyOptions, complete_upload};
+use crate::constraints::{FileClaim, MultipartTicket, UploadPolicy, VerifyOptions, complete_upload};
 use crate::multipart::{CompletedPart, PartNumber};
 use crate::storage::{ObjectMeta, Storage};
 use crate::{Error, S3ErrorCode};
@@ -140,16 +140,8 @@ impl From<Error> for Refusal {
 
 pub(super) type Answer<T> = Result<T, Refusal>;
 
-/// A file a client wants to upload.
-#[derive(Debug, Deserialize)]
-struct Claim {
-    filename: String,
-    content_type: String,
-    size: u64,
-}
-
-async fn single(State(app): State<Shared>, Json(claim): Json<Claim>) -> Answer<Response> {
-    let ticket = app.policy.presign_upload(app.storage.as_ref(), &claim.filename, &claim.content_type, claim.size)?;
+async fn single(State(app): State<Shared>, Json(claim): Json<FileClaim>) -> Answer<Response> {
+    let ticket = app.policy.presign_upload(app.storage.as_ref(), &claim)?;
     app.tickets.save(StoredTicket::Single(ticket.clone())).await?;
     Ok((StatusCode::CREATED, Json(ticket)).into_response())
 }
@@ -180,9 +172,8 @@ impl From<&MultipartTicket> for MultipartView {
     }
 }
 
-async fn multipart(State(app): State<Shared>, Json(claim): Json<Claim>) -> Answer<Response> {
-    let ticket =
-        app.policy.presign_multipart(app.storage.as_ref(), &claim.filename, &claim.content_type, claim.size).await?;
+async fn multipart(State(app): State<Shared>, Json(claim): Json<FileClaim>) -> Answer<Response> {
+    let ticket = app.policy.presign_multipart(app.storage.as_ref(), &claim).await?;
     app.tickets.save(StoredTicket::Multipart(ticket.clone())).await?;
     Ok((StatusCode::CREATED, Json(MultipartView::from(&ticket))).into_response())
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{Answer, Refusal, Shared, StoredTicket, completed, finish, multipart_ticket, sign};
 use crate::Error;
+use crate::constraints::FileClaim;
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
@@ -58,7 +59,8 @@ async fn create(State(app): State<Shared>, Json(request): Json<Create>) -> Answe
     } else {
         request.content_type
     };
-    let ticket = app.policy.presign_multipart(app.storage.as_ref(), &request.filename, &content_type, size).await?;
+    let claim = FileClaim::new(request.filename, content_type, size);
+    let ticket = app.policy.presign_multipart(app.storage.as_ref(), &claim).await?;
     app.tickets.save(StoredTicket::Multipart(ticket.clone())).await?;
     Ok(Json(serde_json::json!({ "key": ticket.final_key, "uploadId": ticket.upload.upload_id.as_str() }))
         .into_response())
@@ -190,7 +192,8 @@ async fn params(State(app): State<Shared>, Query(params): Query<Params>) -> Answ
         return Err(Refusal::new(400, "The file's size is missing: set it in the file's metadata."));
     };
     let provider = app.storage.as_ref();
-    let (_, post) = app.policy.presign_post(provider, &params.filename, &params.content_type, size).map_err(|e| {
+    let claim = FileClaim::new(params.filename, params.content_type, size);
+    let (_, post) = app.policy.presign_post(provider, &claim).map_err(|e| {
         if matches!(e, Error::Unsupported { .. }) {
             Refusal::new(400, format!("{e}; configure Uppy with shouldUseMultipart: () => true"))
         } else {

@@ -3,6 +3,52 @@
 
 use std::fmt;
 
+/// What a client says of a file it wants to upload: its name, its type and its size. An
+/// [`UploadPolicy`](super::UploadPolicy) checks these claims before anything is signed, and then
+/// signs them, so that the storage itself holds the client to them.
+///
+/// With `serde` it reads from JSON as `{"filename", "content_type", "size"}`, the body a page posts.
+///
+/// ```
+/// use stowage::constraints::FileClaim;
+///
+/// let claim = FileClaim::new("me.png", "image/png", 48_213);
+/// assert_eq!((claim.filename(), claim.content_type(), claim.size()), ("me.png", "image/png", 48_213));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+pub struct FileClaim {
+    filename: String,
+    content_type: String,
+    size: u64,
+}
+
+impl FileClaim {
+    /// A file called `filename`, of type `content_type` and `size` bytes, as the client says.
+    #[must_use]
+    pub fn new(filename: impl Into<String>, content_type: impl Into<String>, size: u64) -> Self {
+        Self { filename: filename.into(), content_type: content_type.into(), size }
+    }
+
+    /// The file's name, as the client gave it (not sanitised yet).
+    #[must_use]
+    pub fn filename(&self) -> &str {
+        &self.filename
+    }
+
+    /// The declared media type.
+    #[must_use]
+    pub fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    /// The declared size in bytes.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 /// A media-type pattern: `image/png` (exact), `image/*` (any image) or `*/*` (anything).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TypePattern {

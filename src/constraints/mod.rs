@@ -21,22 +21,19 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use axum::{Json, extract::State, http::StatusCode};
-//! use serde::Deserialize;
-//! use stowage::constraints::{UploadPolicy, UploadTicket, VerifyOptions, verify_upload};
+//! use stowage::constraints::{FileClaim, UploadPolicy, UploadTicket, VerifyOptions, verify_upload};
 //! use stowage::{Error, Storage};
 //!
 //! #[derive(Clone)]
 //! struct App { storage: Arc<dyn Storage>, policy: UploadPolicy }
 //!
-//! #[derive(Deserialize)]
-//! struct UploadRequest { filename: String, content_type: String, size: u64 }
-//!
-//! /// POST /api/upload-url → {key, method, url, headers, expires_at}, or a 4xx saying why not.
-//! async fn upload_url(State(app): State<App>, Json(req): Json<UploadRequest>)
+//! /// POST /api/upload-url {filename, content_type, size} → {key, method, url, headers, expires_at},
+//! /// or a 4xx saying why not.
+//! async fn upload_url(State(app): State<App>, Json(claim): Json<FileClaim>)
 //!     -> Result<Json<UploadTicket>, (StatusCode, String)>
 //! {
 //!     app.policy
-//!         .presign_upload(app.storage.as_ref(), &req.filename, &req.content_type, req.size)
+//!         .presign_upload(app.storage.as_ref(), &claim)
 //!         .map(Json)
 //!         .map_err(|e| match &e {
 //!             Error::Policy(v) => (StatusCode::from_u16(v.http_status()).unwrap_or(StatusCode::BAD_REQUEST), v.to_string()),
@@ -67,7 +64,7 @@ mod policy;
 mod verify;
 mod words;
 
-pub use claims::{PolicyViolation, TypePattern};
+pub use claims::{FileClaim, PolicyViolation, TypePattern};
 pub use complete::complete_upload;
 pub use key::{MAX_NAME_BYTES, MAX_NAME_CHARS, safe_key, sanitize_filename, unique_id};
 pub use multipart_ticket::MultipartTicket;

@@ -23,6 +23,7 @@ use crate::storage::{
 };
 use crate::{Error, Result};
 
+use super::claims::FileClaim;
 use super::policy::UploadPolicy;
 use super::verify::{Mismatch, PartProblem, UploadMismatch, VerifyOptions};
 
@@ -66,14 +67,9 @@ impl UploadPolicy {
     ///
     /// [`Error::Policy`] for claims the policy refuses; [`Error::Multipart`] for a size no plan can
     /// serve; backend errors.
-    pub async fn presign_multipart(
-        &self,
-        storage: &dyn Storage,
-        filename: &str,
-        content_type: &str,
-        declared_size: u64,
-    ) -> Result<MultipartTicket> {
-        self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
+    pub async fn presign_multipart(&self, storage: &dyn Storage, claim: &FileClaim) -> Result<MultipartTicket> {
+        self.check(claim).map_err(Error::Policy)?;
+        let (filename, content_type, declared_size) = (claim.filename(), claim.content_type(), claim.size());
         let (staging_key, final_key) = self.keys_for(filename);
         let plan = PartPlan::new(declared_size, self.part_size(), &storage.multipart_limits())?;
         let options = PutOptions::new().with_content_type(content_type);

@@ -6,14 +6,14 @@ use std::time::Duration;
 use crate::storage::{PostPolicy, PresignedPost, PresignedRequest, PutOptions, Storage};
 use crate::{Error, Result};
 
-use super::claims::{PolicyViolation, TypePattern, parse_content_type, shorten};
+use super::claims::{FileClaim, PolicyViolation, TypePattern, parse_content_type, shorten};
 use super::key::sanitize_filename;
 
 /// What clients may upload, and for how long a presigned upload stays valid.
 ///
 /// ```
 /// use std::time::Duration;
-/// use stowage::constraints::UploadPolicy;
+/// use stowage::constraints::{FileClaim, UploadPolicy};
 ///
 /// let avatars = UploadPolicy::new("avatars/")
 ///     .allow_type("image/png")?
@@ -21,8 +21,8 @@ use super::key::sanitize_filename;
 ///     .with_max_size(5 * 1024 * 1024)
 ///     .with_url_lifetime(Duration::from_secs(120));
 /// assert_eq!(avatars.max_size(), 5 * 1024 * 1024);
-/// assert!(avatars.check("me.png", "image/png", 48_213).is_ok());
-/// assert!(avatars.check("me.exe", "application/x-msdownload", 48_213).is_err());
+/// assert!(avatars.check(&FileClaim::new("me.png", "image/png", 48_213)).is_ok());
+/// assert!(avatars.check(&FileClaim::new("me.exe", "application/x-msdownload", 48_213)).is_err());
 /// # Ok::<(), stowage::constraints::PolicyViolation>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,7 +186,8 @@ impl UploadPolicy {
     /// # Errors
     ///
     /// The first [`PolicyViolation`] found.
-    pub fn check(&self, _filename: &str, content_type: &str, declared_size: u64) -> Result<(), PolicyViolation> {
+    pub fn check(&self, claim: &FileClaim) -> Result<(), PolicyViolation> {
+        let (content_type, declared_size) = (claim.content_type(), claim.size());
         let (kind, subtype) = parse_content_type(content_type)?;
         if !self.allowed.iter().any(|p| p.matches(&kind, &subtype)) {
             return Err(PolicyViolation::TypeNotAllowed {
@@ -210,14 +211,9 @@ impl UploadPolicy {
     ///
     /// [`Error::Policy`] when the claims break the policy (answer with its
     /// [`http_status`](PolicyViolation::http_status)); signing and backend errors otherwise.
-    pub fn presign_upload(
-        &self,
-        storage: &dyn Storage,
-        filename: &str,
-        content_type: &str,
-        declared_size: u64,
-    ) -> Result<UploadTicket> {
-        self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
+    pub fn presign_upload(&self, storage: &dyn Storage, claim: &FileClaim) -> Result<UploadTicket> {
+        self.check(claim).map_err(Error::Policy)?;
+        let (filename, content_type, declared_size) = (claim.filename(), claim.content_type(), claim.size());
         let (upload_key, final_key) = self.keys_for(filename);
         let options = PutOptions::new().with_content_type(content_type).with_content_length(declared_size);
         let request = storage.presign_put(&upload_key, &options, self.url_lifetime)?;
@@ -239,14 +235,9 @@ impl UploadPolicy {
     /// # Errors
     ///
     /// As [`presign_upload`](Self::presign_upload); [`Error::Unsupported`] on R2.
-    pub fn presign_post(
-        &self,
-        storage: &dyn Storage,
-        filename: &str,
-        content_type: &str,
-        declared_size: u64,
-    ) -> Result<(UploadTicket, PresignedPost)> {
-        self.check(filename, content_type, declared_size).map_err(Error::Policy)?;
+    pub fn presign_post(&self, storage: &dyn Storage, claim: &FileClaim) -> Result<(UploadTicket, PresignedPost)> {
+        self.check(claim).map_err(Error::Policy)?;
+        let (filename, content_type, declared_size) = (claim.filename(), claim.content_type(), claim.size());
         let (upload_key, final_key) = self.keys_for(filename);
         // The key may vary only inside this upload's own unguessable folder, and the size is the
         // declared one: the form cannot write over another upload, and verification agrees with it.
@@ -349,25 +340,31 @@ mod tests {
     #[test]
     fn types_sizes_and_emptiness() {
         let p = policy();
-        assert!(p.check("a.png", "image/png", 10).is_ok());
-        assert!(p.check("a.png", "IMAGE/PNG", 10).is_ok());
-        assert!(p.check("a.pdf", "application/pdf; charset=binary", 10).is_ok());
-        let err = p.check("a.exe", "application/x-msdownload", 10).unwrap_err();
+        assert!(p.check(&FileClaim::new("a.png", "image/png", 10)).is_ok());
+        assert!(p.check(&FileClaim::new("a.png", "IMAGE/PNG", 10)).is_ok());
+        assert!(p.check(&FileClaim::new("a.pdf", "application/pdf; charset=binary", 10)).is_ok());
+        let err = p.check(&FileClaim::new("a.exe", "application/x-msdownload", 10)).unwrap_err();
         assert_eq!(err.http_status(), 415);
         assert_eq!(
             err.to_string(),
             "files of type application/x-msdownload are not accepted (allowed: image/*, application/pdf)"
         );
-        let err = p.check("a.png", "image/png", 5 * 1024 * 1024 * 1024).unwrap_err();
+        let err = p.check(&FileClaim::new("a.png", "image/png", 5 * 1024 * 1024 * 1024)).unwrap_err();
         assert_eq!(err.http_status(), 413);
         assert_eq!(err.to_string(), "the file is 5.0 GiB but the limit is 1000 bytes");
-        assert_eq!(p.check("a.png", "image/png", 0), Err(PolicyViolation::Empty));
-        assert!(p.clone().with_empty_files(true).check("a.png", "image/png", 0).is_ok());
+        assert_eq!(p.check(&FileClaim::new("a.png", "image/png", 0)), Err(PolicyViolation::Empty));
+        assert!(p.clone().with_empty_files(true).check(&FileClaim::new("a.png", "image/png", 0)).is_ok());
         for bad in ["", "image", "image/", "/png", "image/png\r\nX: y", "ima ge/png", "*/png"] {
-            assert!(matches!(p.check("a", bad, 1), Err(PolicyViolation::InvalidContentType { .. })), "{bad:?}");
+            assert!(
+                matches!(p.check(&FileClaim::new("a", bad, 1)), Err(PolicyViolation::InvalidContentType { .. })),
+                "{bad:?}"
+            );
         }
         assert!(UploadPolicy::new("").allow_type("*/png").is_err());
-        assert!(UploadPolicy::new("").allow_type("*/*").unwrap().check("x", "text/plain", 1).is_ok());
-        assert!(UploadPolicy::new("").check("x", "text/plain", 1).is_err(), "nothing is allowed by default");
+        assert!(UploadPolicy::new("").allow_type("*/*").unwrap().check(&FileClaim::new("x", "text/plain", 1)).is_ok());
+        assert!(
+            UploadPolicy::new("").check(&FileClaim::new("x", "text/plain", 1)).is_err(),
+            "nothing is allowed by default"
+        );
     }
 }

@@ -6,17 +6,23 @@
 //! # then open http://127.0.0.1:3000 (and http://127.0.0.1:3000/uppy for Uppy's own client)
 //! ```
 //!
-//! The upload endpoints are the library's (`stowage::axum::uploads`, mounted under `/api`): a policy
+//! The upload endpoints are the library's (`stowage::axum::Uploads`, mounted under `/api`): a policy
 //! checks each file's claims, uploads go to `staging/` and are verified there (size, type, first
 //! bytes) before they are promoted to `uploads/`; above `UPLOAD_MULTIPART_THRESHOLD` the page sends
 //! the file as a multipart upload, several parts at a time, resumable after a reload. The app adds:
 //!
-//! - `GET /`: the page (plain JS, no build step); `GET /uppy`: the same with Uppy's AWS S3 plugin;
+//! - `GET /`: the page (plain JS, no build step); `GET /uppy`: the same with Uppy's AWS S3 plugin.
+//!   On the first load each browser gets an identity: a random id in a cookie signed with
+//!   `UPLOAD_SECRET` (no sign-in). Every other route is that person's: their uploads, their files.
 //! - `GET /api/config`: what the page needs to know;
-//! - `GET /api/files`: the verified files, newest first; `GET /api/files/{key}`: a redirect to a
-//!   presigned GET that saves under the original name (only for verified files);
+//! - `GET /api/files`: the person's verified files, newest first; `GET /api/files/{key}`: a redirect
+//!   to a presigned GET that saves under the original name (only for the person's verified files);
 //! - `POST /api/upload`: the server-side pattern, a multipart form (`size`, then `file`) streamed to
 //!   the bucket with bounded memory, verified and promoted like the others.
+//!
+//! Instances that share the `S3_*` settings and `UPLOAD_SECRET` serve one person's uploads together:
+//! the upload tickets live in the bucket, signed with the secret. Without `UPLOAD_SECRET` a random
+//! secret serves this one process.
 //!
 //! With no `S3_*` configuration it runs on an embedded s3s-fs server with a CORS layer answering
 //! preflights as S3/R2 do for the page's origin. With `S3_BUCKET`, `S3_REGION`, `S3_ENDPOINT`,
@@ -25,30 +31,37 @@
 //! (default `127.0.0.1:3000`), `UPLOAD_ORIGIN` (default `http://<addr>`), `UPLOAD_MAX_BYTES` (default
 //! 1 GiB), `UPLOAD_TYPES` (default `image/*,application/pdf,text/plain,video/*`),
 //! `UPLOAD_MULTIPART_THRESHOLD` (default 16 MiB), `UPLOAD_PART_SIZE` (default 8 MiB),
-//! `UPLOAD_CONCURRENCY` (parts in flight, default 4), `UPPY_DIST` (the directory holding Uppy's
-//! `uppy.min.js`, default `target/uppy`: `bash examples/static/fetch-uppy.sh` puts it there).
+//! `UPLOAD_CONCURRENCY` (parts in flight, default 4), `UPLOAD_MAX_IN_PROGRESS` (uploads in progress
+//! per person, default 20), `UPLOAD_SECRET` (at least 32 bytes, shared by the instances), `UPPY_DIST` (the directory holding Uppy's `uppy.min.js`, default `target/uppy`:
+//! `bash examples/static/fetch-uppy.sh` puts it there).
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::json;
+use stowage::axum::{IdentityRefusal, Secret, Uploader, Uploads};
 use stowage::constraints::{FileClaim, UploadPolicy, VerifyOptions, complete_upload};
 use stowage::{Body, CorsConfiguration, Error, GetOptions, ListOptions, PutOptions, S3Config, Storage};
 
 const PAGE: &str = include_str!("static/upload.html");
 const UPPY_PAGE: &str = include_str!("static/uppy.html");
 
+/// The cookie that holds a browser's identity: `<id>.<signature of the id>`.
+const COOKIE: &str = "stowage_demo";
+
 struct App {
     storage: Arc<dyn Storage>,
     policy: UploadPolicy,
+    secret: Secret,
     backend: String,
     multipart_threshold: u64,
     concurrency: u64,
@@ -56,6 +69,51 @@ struct App {
 }
 
 type Shared = Arc<App>;
+
+/// The person behind a request: the id in the identity cookie, if its signature is `secret`'s.
+fn identity(secret: &Secret, headers: &HeaderMap) -> Result<Uploader, IdentityRefusal> {
+    let refused = || IdentityRefusal::unauthorized("Open the page first: it gives this browser its identity.");
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .ok_or_else(refused)?;
+    let (id, signature) = cookie.split_once('.').ok_or_else(refused)?;
+    if !secret.verify(id.as_bytes(), signature) {
+        return Err(refused());
+    }
+    Uploader::new(id).map_err(|_| refused())
+}
+
+/// A new identity for a browser: a random id, and the cookie that carries it signed.
+fn new_identity(secret: &Secret) -> String {
+    // A fresh random key's signature of anything is 256 random bits: the first 96 make the id.
+    let id = Secret::random().sign(b"visitor")[..24].to_owned();
+    format!("{COOKIE}={id}.{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000", secret.sign(id.as_bytes()))
+}
+
+/// The person behind a request to one of the app's own routes.
+struct Visitor(Uploader);
+
+impl FromRequestParts<Shared> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, Response> {
+        identity(&app.secret, &parts.headers)
+            .map(Self)
+            .map_err(|_| fail(StatusCode::UNAUTHORIZED, "Open the page first: it gives this browser its identity."))
+    }
+}
+
+/// A page, giving the browser an identity if it has none (or a forged one).
+fn page(app: &App, headers: &HeaderMap, html: &'static str) -> Response {
+    match identity(&app.secret, headers) {
+        Ok(_) => Html(html).into_response(),
+        Err(_) => ([(header::SET_COOKIE, new_identity(&app.secret))], Html(html)).into_response(),
+    }
+}
 
 fn fail(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into(), "status": status.as_u16() }))).into_response()
@@ -92,7 +150,8 @@ fn channel_stream(
 
 /// The server-side pattern: the form's `size` field, then its `file`, streamed to staging, then
 /// verified and promoted like a browser's upload.
-async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -> Response {
+async fn upload_through_server(State(app): State<Shared>, Visitor(who): Visitor, mut form: Multipart) -> Response {
+    let policy = who.narrow(&app.policy);
     let mut declared: Option<u64> = None;
     loop {
         let field = match form.next_field().await {
@@ -110,7 +169,7 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
                 let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
                 // A ticket gives the keys (staging and final) and what verification expects.
                 let claim = FileClaim::new(filename.as_str(), content_type.as_str(), size);
-                let ticket = match app.policy.presign_upload(app.storage.as_ref(), &claim) {
+                let ticket = match policy.presign_upload(app.storage.as_ref(), &claim) {
                     Ok(ticket) => ticket,
                     Err(e) => return storage_failure(&e),
                 };
@@ -152,9 +211,10 @@ async fn upload_through_server(State(app): State<Shared>, mut form: Multipart) -
     }
 }
 
-/// The verified files (the final prefix only: staging is never listed), newest first.
-async fn files(State(app): State<Shared>) -> Response {
-    let mut out = match app.storage.list_objects(app.policy.key_prefix(), &ListOptions::new()).all().await {
+/// The person's verified files (their own final prefix only: staging is never listed), newest first.
+async fn files(State(app): State<Shared>, Visitor(who): Visitor) -> Response {
+    let prefix = who.narrow(&app.policy).key_prefix().to_owned();
+    let mut out = match app.storage.list_objects(&prefix, &ListOptions::new()).all().await {
         Ok(objects) => objects,
         Err(e) => return storage_failure(&e),
     };
@@ -171,9 +231,11 @@ async fn files(State(app): State<Shared>) -> Response {
     Json(files).into_response()
 }
 
-/// A download of a verified file: a redirect to a presigned GET saving under its name.
-async fn download(State(app): State<Shared>, Path(key): Path<String>) -> Response {
-    if !key.starts_with(app.policy.key_prefix()) {
+/// A download of one of the person's verified files: a redirect to a presigned GET saving under its
+/// name. Anyone else's file is, to them, no file at all.
+async fn download(State(app): State<Shared>, Visitor(who): Visitor, Path(key): Path<String>) -> Response {
+    let plain = key.split('/').all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    if !plain || !key.starts_with(who.narrow(&app.policy).key_prefix()) {
         return fail(StatusCode::NOT_FOUND, "There is no such file.");
     }
     let filename = key.rsplit('/').next().unwrap_or("download");
@@ -234,6 +296,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let part_size = bytes_setting("UPLOAD_PART_SIZE", stowage::multipart::DEFAULT_PART_SIZE)?;
     let multipart_threshold = bytes_setting("UPLOAD_MULTIPART_THRESHOLD", 16 << 20)?;
     let concurrency = bytes_setting("UPLOAD_CONCURRENCY", 4)?.clamp(1, 16);
+    let max_in_progress = bytes_setting("UPLOAD_MAX_IN_PROGRESS", u64::from(stowage::axum::DEFAULT_MAX_IN_PROGRESS))?;
     let mut policy = UploadPolicy::new("uploads/")
         .with_staging_prefix("staging/")
         .with_max_size(max_size)
@@ -266,26 +329,49 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         (Arc::new(s3) as Arc<dyn Storage>, "an S3 server embedded in this demo (s3s-fs)".to_owned(), Some(server))
     };
 
+    let secret = match env("UPLOAD_SECRET") {
+        Some(value) => Secret::new(value).map_err(|e| format!("UPLOAD_SECRET: {e}"))?,
+        None => {
+            println!("UPLOAD_SECRET is not set: a random secret serves this one process (uploads in progress");
+            println!("  survive neither a restart nor another instance; set it to share them).");
+            Secret::random()
+        }
+    };
     let uppy_dist = env("UPPY_DIST").map_or_else(|| PathBuf::from("target/uppy"), PathBuf::from);
     let app = Arc::new(App {
         storage: Arc::clone(&storage),
         policy: policy.clone(),
+        secret: secret.clone(),
         backend: backend.clone(),
         multipart_threshold,
         concurrency,
         uppy_dist,
     });
     let body_limit = usize::try_from(max_size).unwrap_or(usize::MAX).saturating_add(1024 * 1024);
+    let identify = {
+        let secret = secret.clone();
+        move |parts: Parts| {
+            let who = identity(&secret, &parts.headers);
+            async move { who }
+        }
+    };
+    let uploads = Uploads::new(storage, policy)
+        .with_secret(secret)
+        .with_identity(identify)
+        .with_max_in_progress(u32::try_from(max_in_progress).unwrap_or(u32::MAX));
     let router = Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
-        .route("/uppy", get(|| async { Html(UPPY_PAGE) }))
+        .route("/", get(|State(app): State<Shared>, headers: HeaderMap| async move { page(&app, &headers, PAGE) }))
+        .route(
+            "/uppy",
+            get(|State(app): State<Shared>, headers: HeaderMap| async move { page(&app, &headers, UPPY_PAGE) }),
+        )
         .route("/vendor/uppy.min.js", get(uppy_bundle))
         .route("/api/config", get(config))
         .route("/api/upload", post(upload_through_server).layer(DefaultBodyLimit::max(body_limit)))
         .route("/api/files", get(files))
         .route("/api/files/{*key}", get(download))
         .with_state(app)
-        .nest("/api", stowage::axum::uploads(storage, policy));
+        .nest("/api", uploads.router());
 
     println!("Storage: {backend}");
     println!("upload demo: http://{local}  (Uppy: http://{local}/uppy; Ctrl-C to stop)");

@@ -93,18 +93,20 @@ async fn wait_progress(session: &Session, at_least: f64) {
 }
 
 /// The file names the page lists (the app's listing: verified files only).
-async fn listed(origin: &str) -> Vec<Value> {
-    let text = reqwest::get(format!("{origin}/api/files")).await.expect("list").text().await.expect("body");
+async fn listed(origin: &str, cookie: &str) -> Vec<Value> {
+    let request = reqwest::Client::new().get(format!("{origin}/api/files")).header("cookie", cookie);
+    let text = request.send().await.expect("list").text().await.expect("body");
     serde_json::from_str::<Vec<Value>>(&text).unwrap_or_default()
 }
 
 /// Downloads a listed file through the app's link (a redirect to a presigned GET).
-async fn download(origin: &str, key: &str) -> (u16, Vec<u8>) {
+async fn download(origin: &str, cookie: &str, key: &str) -> (u16, Vec<u8>) {
     let path: Vec<String> = key
         .split('/')
         .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20"))
         .collect();
-    let response = reqwest::get(format!("{origin}/api/files/{}", path.join("/"))).await.expect("download");
+    let request = reqwest::Client::new().get(format!("{origin}/api/files/{}", path.join("/"))).header("cookie", cookie);
+    let response = request.send().await.expect("download");
     let status = response.status().as_u16();
     (status, response.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
 }
@@ -191,6 +193,8 @@ async fn upload_demo_in_a_real_browser() {
     let disabled = session.script("return document.getElementById('upload').disabled;").await;
     assert_eq!(disabled, Value::Bool(true), "Upload is disabled until a file is chosen");
     assert!(session.console_errors().await.is_empty(), "no console errors on load (favicon included)");
+    // The identity the page gave this browser: the app's own routes are this person's.
+    let me = session.cookie("stowage_demo").await;
 
     // 1. A real PNG through a presigned PUT: quarantined, verified, promoted, listed, downloaded.
     let (state, text) = upload(&session, &png).await;
@@ -202,10 +206,10 @@ async fn upload_demo_in_a_real_browser() {
         .script("return document.getElementById('file').value === '' && document.getElementById('upload').disabled;")
         .await;
     assert_eq!(cleared, Value::Bool(true), "the file input is cleared after an upload");
-    let files = listed(&origin).await;
+    let files = listed(&origin, &me).await;
     let first = files.first().expect("listed");
     assert_eq!(first["filename"], "photo of me.png");
-    let (status, bytes) = download(&origin, first["key"].as_str().unwrap_or_default()).await;
+    let (status, bytes) = download(&origin, &me, first["key"].as_str().unwrap_or_default()).await;
     assert_eq!((status, bytes.as_slice()), (200, PNG), "the download is byte-identical");
     // Listings date objects to the second: a second later, this one is the newest.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -213,7 +217,7 @@ async fn upload_demo_in_a_real_browser() {
     assert_eq!(state, "ok", "{text}");
     let note = session.script("return document.getElementById('note').textContent;").await;
     assert!(note.as_str().unwrap_or_default().contains("Saved as “cute cat.png”"), "the rename is explained: {note}");
-    let newest = listed(&origin).await;
+    let newest = listed(&origin, &me).await;
     assert_eq!(newest[0]["filename"], "cute cat.png", "the newest upload comes first");
 
     // What the policy refuses, in words.
@@ -246,9 +250,10 @@ async fn upload_demo_in_a_real_browser() {
     let (state, text) = outcome(&session, Duration::from_secs(60)).await;
     assert_eq!(state, "ok", "{text}");
     assert_eq!(progress(&session).await, 100.0, "progress reaches 100 %");
-    let entry = listed(&origin).await.into_iter().find(|f| f["filename"] == "holiday video still.png").expect("listed");
+    let entry =
+        listed(&origin, &me).await.into_iter().find(|f| f["filename"] == "holiday video still.png").expect("listed");
     let key = entry["key"].as_str().unwrap_or_default().to_owned();
-    let (status, bytes) = download(&origin, &key).await;
+    let (status, bytes) = download(&origin, &me, &key).await;
     assert_eq!(status, 200);
     assert_eq!(Sha256::digest(&bytes), Sha256::digest(&big_bytes), "the download is byte-identical");
     let screenshot = session.screenshot().await;
@@ -304,7 +309,7 @@ async fn upload_demo_in_a_real_browser() {
             .count();
         assert_eq!(sends, 1, "part {part}, stored before the reload, was sent {sends} times");
     }
-    let resumed = listed(&origin).await.into_iter().filter(|f| f["filename"] == "holiday video still.png").count();
+    let resumed = listed(&origin, &me).await.into_iter().filter(|f| f["filename"] == "holiday video still.png").count();
     assert_eq!(resumed, 3, "three complete copies listed");
 
     // Cancel: aborted, nothing left in progress or in staging.
@@ -327,12 +332,15 @@ async fn upload_demo_in_a_real_browser() {
     // 3. A Windows program named .png: never listed or served, before, during or after completion.
     let watching = Arc::new(AtomicBool::new(true));
     let watcher = tokio::spawn({
-        let (origin, watching) = (origin.clone(), Arc::clone(&watching));
+        let (origin, watching, me) = (origin.clone(), Arc::clone(&watching), me.clone());
         async move {
             let mut looks = 0u32;
             while watching.load(Ordering::SeqCst) {
-                let names: Vec<String> =
-                    listed(&origin).await.iter().filter_map(|f| f["filename"].as_str().map(str::to_owned)).collect();
+                let names: Vec<String> = listed(&origin, &me)
+                    .await
+                    .iter()
+                    .filter_map(|f| f["filename"].as_str().map(str::to_owned))
+                    .collect();
                 assert!(
                     !names.iter().any(|n| n == "kitten.png" || n == "puppy.png"),
                     "a program was listed: {names:?}"
@@ -370,7 +378,7 @@ async fn upload_demo_in_a_real_browser() {
             .await;
     assert!(replay.status < 500, "{}", replay.status);
     let final_key = ticket["final_key"].as_str().expect("final key").to_owned();
-    assert_eq!(download(&origin, &final_key).await.0, 404, "never served");
+    assert_eq!(download(&origin, &me, &final_key).await.0, 404, "never served");
     assert!(
         direct.head_object(&final_key, &stowage::GetOptions::new()).await.expect("head").is_none(),
         "never at its final key"
@@ -387,7 +395,7 @@ async fn upload_demo_in_a_real_browser() {
     session.click("#upload").await;
     let (state, text) = outcome(&session, Duration::from_secs(90)).await;
     assert_eq!(state, "ok", "Uppy: {text}");
-    let copies = listed(&origin).await.into_iter().filter(|f| f["filename"] == "holiday video still.png").count();
+    let copies = listed(&origin, &me).await.into_iter().filter(|f| f["filename"] == "holiday video still.png").count();
     assert_eq!(copies, 4, "Uppy's upload is listed too");
     session.network(true, None).await;
 

@@ -1,4 +1,4 @@
-//! The drop-in upload endpoints (`stowage::axum::uploads`), served in-process and called as a
+//! The drop-in upload endpoints (`stowage::axum::Uploads`), served in-process and called as a
 //! browser (or Uppy) calls them, against s3s-fs and Garage: single and multipart uploads through
 //! quarantine, and every bad input — each a 4xx with a sentence, and nothing promoted. What is
 //! stored is read back through a client that talks to the server directly.
@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use stowage::axum::Uploads;
 use stowage::constraints::UploadPolicy;
 use stowage::{S3Storage, Storage};
+use support::api::{Api, put, refused, urlencoding};
 use support::proxy::{Fault, Proxy, Seen};
 use support::raw_http;
 use support::servers::Server;
@@ -38,82 +40,21 @@ fn png_of(len: usize) -> Vec<u8> {
     bytes
 }
 
-/// The endpoints in this process, for `storage`.
-struct Endpoints {
-    base: String,
-    http: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
+/// The endpoints in this process, for `storage`, everyone anonymous.
+async fn start(storage: Arc<dyn Storage>) -> Api {
+    let policy = UploadPolicy::new("uploads/")
+        .with_staging_prefix("staging/")
+        .allow_type("image/*")
+        .expect("pattern")
+        .with_max_size(64 << 20)
+        .with_part_size(5 << 20);
+    Api::serve(Uploads::new(storage, policy).router()).await
 }
 
-impl Drop for Endpoints {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Endpoints {
-    async fn start(storage: Arc<dyn Storage>) -> Endpoints {
-        let policy = UploadPolicy::new("uploads/")
-            .with_staging_prefix("staging/")
-            .allow_type("image/*")
-            .expect("pattern")
-            .with_max_size(64 << 20)
-            .with_part_size(5 << 20);
-        let app = axum::Router::new().nest("/api", stowage::axum::uploads(storage, policy));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}/api", listener.local_addr().expect("address"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Endpoints { base, http: reqwest::Client::new(), task }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body.to_string());
-        }
-        let response = request.send().await.expect("the endpoints answer");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-}
-
-/// Asserts a refusal: a 4xx status and a sentence for people (no media types, no keys).
-fn refused(what: &str, (status, body): &(u16, Value), expected: u16) -> String {
-    assert_eq!(*status, expected, "{what}: {body}");
-    let sentence = body["error"].as_str().unwrap_or_default().to_owned();
-    assert!(sentence.len() > 10 && sentence.ends_with('.'), "{what}: a sentence: {sentence:?}");
-    assert!(!sentence.contains("staging/") && !sentence.contains("image/png"), "{what}: no jargon: {sentence}");
-    assert_eq!(body["status"], *status, "{what}");
-    sentence
-}
-
-fn headers(request: &Value) -> Vec<(String, String)> {
-    request["headers"]
-        .as_object()
-        .map(|h| {
-            h.iter()
-                .filter(|(k, _)| k.as_str() != "content-length")
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-async fn put(request: &Value, bytes: &[u8]) -> raw_http::Response {
-    let headers = headers(request);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    raw_http::send("PUT", request["url"].as_str().expect("a url"), &headers, bytes).await
+/// What staging holds besides the endpoints' tickets.
+async fn staged(direct: &S3Storage) -> Vec<String> {
+    let listed = direct.list_objects("staging/", &stowage::ListOptions::new()).all().await.expect("list");
+    listed.into_iter().map(|o| o.key).filter(|k| !k.starts_with("staging/.tickets/")).collect()
 }
 
 async fn stored(direct: &S3Storage, key: &str) -> Option<Vec<u8>> {
@@ -121,7 +62,7 @@ async fn stored(direct: &S3Storage, key: &str) -> Option<Vec<u8>> {
     Some(object.bytes().await.expect("body").to_vec())
 }
 
-async fn single_uploads(api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
+async fn single_uploads(api: &Api, direct: &S3Storage, tally: &mut Tally) {
     // A real PNG: staged, verified, promoted; the staged object is gone.
     let (status, ticket) = api
         .post("/uploads", json!({ "filename": "me & you.png", "content_type": "image/png", "size": PNG.len() }))
@@ -193,7 +134,7 @@ async fn altered_before_promotion(server: &Server, direct: &S3Storage, tally: &m
             .await
             .expect("storage"),
     );
-    let api = Endpoints::start(through).await;
+    let api = start(through).await;
     let (_, ticket) =
         api.post("/uploads", json!({ "filename": "swap.png", "content_type": "image/png", "size": PNG.len() })).await;
     let (key, final_key) =
@@ -231,7 +172,7 @@ async fn altered_before_promotion(server: &Server, direct: &S3Storage, tally: &m
     tally.pass("an object altered between its check and its copy is not promoted");
 }
 
-async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
+async fn multipart_uploads(server: &Server, api: &Api, direct: &S3Storage, tally: &mut Tally) {
     let bytes = png_of(12 * MIB + 333);
     let claim = json!({ "filename": "big photo.png", "content_type": "image/png", "size": bytes.len() });
     let (status, ticket) = api.post("/uploads/multipart", claim.clone()).await;
@@ -254,7 +195,7 @@ async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage,
     refused(
         "another upload id",
         &api.post("/uploads/multipart/parts", json!({ "key": key, "upload_id": "nope", "part_numbers": [1] })).await,
-        403,
+        404,
     );
     let (status, signed) =
         api.post("/uploads/multipart/parts", json!({ "key": key, "upload_id": id, "part_numbers": [1, 2, 3] })).await;
@@ -349,19 +290,14 @@ async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage,
         422,
     );
     // Cancel: aborted, part 1's staging object deleted, nothing anywhere.
-    let (status, _) = api
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/uploads/multipart?key={}&upload_id={}", urlencoding(&key), urlencoding(&id)),
-            None,
-        )
-        .await;
+    let (status, _) =
+        api.delete(&format!("/uploads/multipart?key={}&upload_id={}", urlencoding(&key), urlencoding(&id))).await;
     assert_eq!(status, 204);
     assert!(stored(direct, &key).await.is_none());
     if let Ok(uploads) = direct.list_multipart_uploads("uploads/").all().await {
         assert!(uploads.iter().all(|u| u.upload.key != key), "{}: still in progress", server.name);
     }
-    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).all().await.expect("list");
+    let staging = staged(direct).await;
     assert!(staging.is_empty(), "{}: staging holds {staging:?}", server.name);
     tally.pass("a wrong-size part refused; cancel leaves nothing");
 
@@ -383,12 +319,12 @@ async fn multipart_uploads(server: &Server, api: &Endpoints, direct: &S3Storage,
     );
     assert_eq!(sentence, "This file is a Windows program, not a PNG image; it was not kept.");
     assert!(stored(direct, &key).await.is_none());
-    let staging = direct.list_objects("staging/", &stowage::ListOptions::new()).all().await.expect("list");
+    let staging = staged(direct).await;
     assert!(staging.is_empty(), "{}: staging holds {staging:?}", server.name);
     tally.pass("a program as a large PNG: refused at completion, nothing kept");
 }
 
-async fn uppy_protocol(api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
+async fn uppy_protocol(api: &Api, direct: &S3Storage, tally: &mut Tally) {
     let bytes = png_of(11 * MIB);
     // Uppy's create: filename, type, metadata (here with the size the page adds).
     let (status, created) = api
@@ -426,14 +362,10 @@ async fn uppy_protocol(api: &Endpoints, direct: &S3Storage, tally: &mut Tally) {
     tally.pass("Uppy's protocol: create, sign one and a batch, list, complete; single uploads refused");
 }
 
-fn urlencoding(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
 async fn suite(server: &Server) -> Tally {
     let direct = server.storage().await;
     let storage: Arc<dyn Storage> = Arc::new(server.storage().await);
-    let api = Endpoints::start(Arc::clone(&storage)).await;
+    let api = start(Arc::clone(&storage)).await;
     let mut tally = Tally::default();
     single_uploads(&api, &direct, &mut tally).await;
     altered_before_promotion(server, &direct, &mut tally).await;

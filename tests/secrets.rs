@@ -77,3 +77,28 @@ fn errors_do_not_echo_secrets_or_header_values() {
         assert_clean("error", &format!("{err} {err:?}"));
     }
 }
+
+/// The upload endpoints' shared secret: not in `Debug` output of the secret, of the endpoints, of
+/// the tickets' store, nor of the error of a secret too short.
+#[cfg(all(feature = "axum", feature = "testing"))]
+#[tokio::test]
+async fn the_upload_secret_is_never_shown() {
+    use std::sync::Arc;
+    use stowage::axum::{BucketTickets, Secret, Uploads};
+    const SHARED: &str = "an upload secret shared by every instance, never shown";
+    let server = stowage::testing::TestServer::start().await.expect("server");
+    let storage: Arc<dyn stowage::Storage> = Arc::new(server.storage().expect("storage"));
+    let secret = Secret::new(SHARED).expect("secret");
+    let uploads =
+        Uploads::new(Arc::clone(&storage), stowage::constraints::UploadPolicy::new("u/")).with_secret(secret.clone());
+    let tickets = BucketTickets::new(storage, "t/", secret.clone());
+    for (what, shown) in [
+        ("Secret", format!("{secret:?}")),
+        ("Uploads", format!("{uploads:?}")),
+        ("BucketTickets", format!("{tickets:?}")),
+        ("WeakSecret", Secret::new(&SHARED[..20]).map(|_| String::new()).unwrap_or_else(|e| format!("{e} {e:?}"))),
+    ] {
+        assert!(!shown.contains(SHARED) && !shown.contains(&SHARED[..20]), "{what} shows the secret: {shown}");
+        assert!(!shown.is_empty(), "{what}");
+    }
+}

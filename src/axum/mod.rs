@@ -1,15 +1,37 @@
 //! Drop-in upload endpoints for an axum service (feature `axum`): presigned single and multipart
-//! uploads under an [`UploadPolicy`], completion with verification (and promotion out of quarantine),
-//! and the endpoints Uppy's AWS S3 plugin calls — what `@uppy/companion` is to Node.
+//! uploads under an [`UploadPolicy`], completion with verification (and promotion out of
+//! quarantine), the person behind each upload, the app told of what was stored, and the endpoints
+//! Uppy's AWS S3 plugin calls — what `@uppy/companion` is to Node, for services that run as several
+//! instances, restart on every deploy and serve many people.
 //!
 //! ```no_run
-//! # async fn demo() -> stowage::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
+//! use axum::http::request::Parts;
+//! use stowage::axum::{IdentityRefusal, Secret, StoredUpload, Uploader, Uploads};
 //! use stowage::constraints::UploadPolicy;
 //!
 //! let storage = Arc::new(stowage::S3Config::from_env()?.build().await?);
-//! let policy = UploadPolicy::new("uploads/").with_staging_prefix("staging/").allow_type("image/*")?.with_max_size(5 << 30);
-//! let app = axum::Router::new().nest("/api", stowage::axum::uploads(storage, policy));
+//! let policy = UploadPolicy::new("uploads/")
+//!     .with_staging_prefix("staging/")
+//!     .allow_type("image/*")?
+//!     .with_max_size(5 << 30);
+//! let uploads = Uploads::new(storage, policy)
+//!     // Shared by every instance: tickets live in the bucket, signed with it.
+//!     .with_secret(Secret::new(std::env::var("UPLOAD_SECRET")?)?)
+//!     // Who uploads (here: the user id an auth middleware put in the extensions).
+//!     .with_identity(|parts: Parts| async move {
+//!         match parts.extensions.get::<u64>() {
+//!             Some(id) => Uploader::new(id.to_string()).map_err(|_| IdentityRefusal::forbidden("No uploads for you.")),
+//!             None => Err(IdentityRefusal::unauthorized("Sign in to upload files.")),
+//!         }
+//!     })
+//!     // What was stored: record it, and say what to add to the reply.
+//!     .with_on_complete(|upload: StoredUpload| async move {
+//!         // INSERT INTO files (key, owner, name, size) … ON CONFLICT (key) DO NOTHING
+//!         Ok(serde_json::json!({ "file_id": upload.key }))
+//!     });
+//! let app = axum::Router::new().nest("/api", uploads.router());
 //! # let _ = app;
 //! # Ok(())
 //! # }
@@ -21,296 +43,188 @@
 //! | `POST /uploads/multipart` `{filename, content_type, size}` | a multipart upload: `{key, upload_id, part_size, part_count, size}` |
 //! | `POST /uploads/multipart/parts` `{key, upload_id, part_numbers}` | presigned part URLs, each signing its part's size: `{parts: [{part_number, url, headers}]}` |
 //! | `GET /uploads/multipart/parts?key=&upload_id=` | the parts stored so far, to resume: `{parts: [{part_number, size, etag}]}` |
-//! | `POST /uploads/complete` `{key, upload_id?, parts?}` | verify, promote, and answer `{key, filename, size, content_type}` |
+//! | `POST /uploads/complete` `{key, upload_id?, parts?}` | verify, promote, record: `{key, filename, size, content_type, …the hook's fields}` |
 //! | `DELETE /uploads/multipart?key=&upload_id=` | cancel: abort, nothing kept |
 //! | `POST /s3/multipart`, `GET /s3/multipart/{uploadId}/{partNumber}`, `GET …/batch`, `GET /s3/multipart/{uploadId}`, `POST …/complete`, `DELETE /s3/multipart/{uploadId}`, `GET /s3/params` | Uppy's AWS S3 plugin, unchanged (each with `?key=`) |
 //!
-//! Errors are JSON, `{"error": "<a sentence for the person uploading>", "status": <code>}`, with that
-//! status: 4xx for what the client sent (a refused type, a part number outside the plan, an upload id
-//! that is not the ticket's, parts missing or forged, a completion replayed), 502 when the storage
-//! fails.
+//! ## Instances, restarts, people
 //!
-//! Uppy's protocol carries no file size: the create request must carry it in the file's metadata
-//! (`uppy.setFileMeta(id, { size: file.size })`), and the page's `getChunkSize` must cut the parts the
-//! server planned (`max(8 MiB, size / 10,000)` in whole MiB, what [`PartPlan`](crate::multipart::PartPlan)
-//! computes). Uppy's single uploads (`/s3/params`, a presigned POST nothing completes) are refused
-//! under quarantine and on R2: configure Uppy with `shouldUseMultipart: () => true`.
+//! - **Tickets** (what the server remembers of an upload between requests) are kept in the bucket,
+//!   signed with the [`Secret`] every instance shares ([`BucketTickets`]): any instance serves any
+//!   request of an upload, a restart loses none, and a ticket forged, altered or past its lifetime
+//!   (a day by default) is refused. A database of yours can keep them instead ([`TicketStore`]);
+//!   [`MemoryTickets`] is for tests (one process).
+//! - **The person** behind each request is the identity hook's answer ([`Identify`]); without one,
+//!   everyone is [`Uploader::anonymous`]. Each ticket records its owner, and for anyone else every
+//!   later call about that upload (listing, signing, completing, cancelling, every Uppy route) is
+//!   answered exactly as for an upload that does not exist. An uploader's files go under
+//!   `<prefix><owner>/` (or a key prefix of their own), so one person's files are one listing. A
+//!   person may have at most 20 uploads in progress by default ([`Uploads::with_max_in_progress`]);
+//!   one more is a 429 with a sentence.
+//! - **The app** learns what was stored through the completion hook ([`OnComplete`]), whose answer is
+//!   merged into the reply; [`OnComplete`] says what is guaranteed when it fails.
+//!
+//! Errors are JSON, `{"error": "<a sentence for the person uploading>", "status": <code>}`, with that
+//! status: 401/403 from the identity hook, 404 for an upload that is not (or not yours) in progress,
+//! 4xx for what the client sent (a refused type, a part outside the plan, parts missing or forged),
+//! 429 past the cap, 502 when the storage fails, 503 when the file was stored but the hook failed.
+//!
+//! Uppy's single uploads (`/s3/params`, a presigned POST nothing completes) are refused under
+//! quarantine and on R2: configure Uppy with `shouldUseMultipart: () => true`. Its multipart uploads
+//! work with Uppy configured as its documentation shows (no size needed; see [`PartLayout`] for
+//! what is proven then).
+//!
+//! [`PartLayout`]: crate::constraints::PartLayout
 
+mod flow;
+mod hooks;
+mod identity;
+mod json_api;
+mod refusal;
+mod secret;
 mod tickets;
 mod uppy;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use ::axum::extract::{Query, State};
-use ::axum::http::StatusCode;
-use ::axum::response::{IntoResponse, Response};
-use ::axum::routing::post;
-use ::axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use ::axum::Router;
 
-pub use tickets::{MemoryTickets, StoredTicket, TicketStore};
+pub use hooks::{HookFailure, OnComplete, StoredUpload};
+pub use identity::{Identify, IdentityRefusal, InvalidOwner, OwnerId, Uploader};
+pub use secret::{MIN_SECRET_BYTES, Secret, WeakSecret};
+pub use tickets::{BucketTickets, MemoryTickets, PendingUpload, StoredTicket, TicketStore};
 
-use crate::constraints::{FileClaim, MultipartTicket, UploadPolicy, VerifyOptions, complete_upload};
-use crate::multipart::{CompletedPart, PartNumber};
-use crate::storage::{ObjectMeta, Storage};
-use crate::{Error, S3ErrorCode};
+use crate::constraints::{UploadPolicy, VerifyOptions};
+use crate::storage::Storage;
+use flow::Endpoints;
 
-/// What the endpoints share.
-pub(super) struct Endpoints {
-    pub(super) storage: Arc<dyn Storage>,
-    pub(super) policy: UploadPolicy,
-    pub(super) tickets: Arc<dyn TicketStore>,
-    pub(super) verify: VerifyOptions,
-}
+/// The cap on one person's uploads in progress, by default.
+pub const DEFAULT_MAX_IN_PROGRESS: u32 = 20;
 
-pub(super) type Shared = Arc<Endpoints>;
-
-/// The upload endpoints for `storage` under `policy`, keeping tickets in memory and verifying with
-/// content sniffing when the `sniff` feature is on. Mount it with `Router::nest`.
-pub fn uploads(storage: Arc<dyn Storage>, policy: UploadPolicy) -> Router {
-    let verify = VerifyOptions::new().with_delete_on_mismatch(true);
-    #[cfg(feature = "sniff")]
-    let verify = verify.with_sniff(true);
-    uploads_with(storage, policy, Arc::new(MemoryTickets::new()), verify)
-}
-
-/// As [`uploads`], with another ticket store and other verification options.
-pub fn uploads_with(
+/// The upload endpoints for a storage and a policy, configured with `with_*` and turned into a
+/// router with [`router`](Self::router). See the module docs for what each setting does.
+#[must_use]
+pub struct Uploads {
     storage: Arc<dyn Storage>,
     policy: UploadPolicy,
-    tickets: Arc<dyn TicketStore>,
+    secret: Option<Secret>,
+    tickets: Option<Arc<dyn TicketStore>>,
+    identify: Arc<dyn Identify>,
+    identity_timeout: Duration,
+    on_complete: Option<Arc<dyn OnComplete>>,
     verify: VerifyOptions,
-) -> Router {
-    let shared: Shared = Arc::new(Endpoints { storage, policy, tickets, verify });
-    Router::new()
-        .route("/uploads", post(single))
-        .route("/uploads/multipart", post(multipart).delete(cancel))
-        .route("/uploads/multipart/parts", post(sign_parts).get(stored_parts))
-        .route("/uploads/complete", post(complete))
-        .merge(uppy::routes())
-        .with_state(shared)
+    max_in_progress: u32,
+    ticket_lifetime: Duration,
 }
 
-/// An error answer: the status, and a sentence for the person uploading.
-#[derive(Debug)]
-pub(super) struct Refusal {
-    status: StatusCode,
-    message: String,
-}
-
-impl Refusal {
-    pub(super) fn new(status: u16, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), message: message.into() }
-    }
-
-    /// A message from a lower layer, as a sentence: capital first letter, final period.
-    fn sentence(status: u16, text: &str) -> Self {
-        let mut chars = text.chars();
-        let mut out: String = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
-        out.push_str(chars.as_str());
-        if !out.ends_with('.') {
-            out.push('.');
-        }
-        Self::new(status, out)
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.message, "status": self.status.as_u16() });
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<Error> for Refusal {
-    fn from(error: Error) -> Self {
-        match &error {
-            Error::Policy(v) => Self::new(v.http_status(), v.user_message()),
-            Error::Mismatch(m) => Self::new(m.http_status(), m.user_message()),
-            Error::Multipart(m) => Self::sentence(400, &m.to_string()),
-            Error::Signing(e) => Self::sentence(400, &e.to_string()),
-            Error::Unsupported { .. } => Self::sentence(400, &error.to_string()),
-            _ if error.code() == Some(&S3ErrorCode::NoSuchUpload) => {
-                Self::new(404, "This upload is no longer in progress; start it again.")
-            }
-            _ => Self::new(502, "The storage is unavailable at the moment; try again."),
-        }
-    }
-}
-
-pub(super) type Answer<T> = Result<T, Refusal>;
-
-async fn single(State(app): State<Shared>, Json(claim): Json<FileClaim>) -> Answer<Response> {
-    let ticket = app.policy.presign_upload(app.storage.as_ref(), &claim)?;
-    app.tickets.save(StoredTicket::Single(ticket.clone())).await?;
-    Ok((StatusCode::CREATED, Json(ticket)).into_response())
-}
-
-/// What a client needs of a multipart ticket (the server keeps the rest).
-#[derive(Debug, Serialize)]
-struct MultipartView {
-    key: String,
-    upload_id: String,
-    filename: String,
-    content_type: String,
-    size: u64,
-    part_size: u64,
-    part_count: u32,
-}
-
-impl From<&MultipartTicket> for MultipartView {
-    fn from(t: &MultipartTicket) -> Self {
+impl Uploads {
+    /// Endpoints for `storage` under `policy`: everyone anonymous, tickets in the bucket signed with
+    /// a secret made for this process (set one with [`with_secret`](Self::with_secret) for several
+    /// instances and restarts), verification with content sniffing when the `sniff` feature is on.
+    pub fn new(storage: Arc<dyn Storage>, policy: UploadPolicy) -> Self {
+        let verify = VerifyOptions::new().with_delete_on_mismatch(true);
+        #[cfg(feature = "sniff")]
+        let verify = verify.with_sniff(true);
         Self {
-            key: t.final_key.clone(),
-            upload_id: t.upload.upload_id.to_string(),
-            filename: t.filename.clone(),
-            content_type: t.content_type.clone(),
-            size: t.size,
-            part_size: t.part_size,
-            part_count: t.part_count,
+            storage,
+            policy,
+            secret: None,
+            tickets: None,
+            identify: Arc::new(identity::Anonymous),
+            identity_timeout: Duration::from_secs(5),
+            on_complete: None,
+            verify,
+            max_in_progress: DEFAULT_MAX_IN_PROGRESS,
+            ticket_lifetime: Duration::from_secs(24 * 3600),
         }
+    }
+
+    /// The secret every instance shares: tickets are kept in the bucket and signed with it, so that
+    /// any instance serves any request of an upload and a restart loses none.
+    pub fn with_secret(mut self, secret: Secret) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// Another ticket store than the bucket (a database of yours, or [`MemoryTickets`] in tests).
+    pub fn with_tickets(mut self, tickets: impl TicketStore) -> Self {
+        self.tickets = Some(Arc::new(tickets));
+        self
+    }
+
+    /// The app's identity hook (default: everyone is [`Uploader::anonymous`]).
+    pub fn with_identity(mut self, identify: impl Identify) -> Self {
+        self.identify = Arc::new(identify);
+        self
+    }
+
+    /// How long the identity hook may take before the request is refused (default 5 s).
+    pub fn with_identity_timeout(mut self, timeout: Duration) -> Self {
+        self.identity_timeout = timeout;
+        self
+    }
+
+    /// The app's completion hook (default: none).
+    pub fn with_on_complete(mut self, hook: impl OnComplete) -> Self {
+        self.on_complete = Some(Arc::new(hook));
+        self
+    }
+
+    /// How uploads are verified (default: size, type, and with `sniff` the first bytes; a mismatch
+    /// deleted).
+    pub fn with_verify(mut self, verify: VerifyOptions) -> Self {
+        self.verify = verify;
+        self
+    }
+
+    /// The most uploads one person may have in progress (default [`DEFAULT_MAX_IN_PROGRESS`]).
+    /// Counting them costs one listing of the person's tickets per new upload (see the README's
+    /// "Deploying" for the figures); `u32::MAX` means no cap, and no listing.
+    pub fn with_max_in_progress(mut self, uploads: u32) -> Self {
+        self.max_in_progress = uploads;
+        self
+    }
+
+    /// How long a ticket is accepted after its upload was created (default a day, the staging
+    /// lifecycle's).
+    pub fn with_ticket_lifetime(mut self, lifetime: Duration) -> Self {
+        self.ticket_lifetime = lifetime;
+        self
+    }
+
+    /// The endpoints, to mount with `Router::nest`.
+    pub fn router(self) -> Router {
+        let tickets = self.tickets.unwrap_or_else(|| {
+            let prefix = match self.policy.staging_prefix() {
+                Some(staging) => format!("{staging}.tickets/"),
+                None => ".stowage-tickets/".to_owned(),
+            };
+            let secret = self.secret.unwrap_or_else(Secret::random);
+            Arc::new(BucketTickets::new(Arc::clone(&self.storage), prefix, secret).with_lifetime(self.ticket_lifetime))
+        });
+        let shared = Arc::new(Endpoints {
+            storage: self.storage,
+            policy: self.policy,
+            tickets,
+            verify: self.verify,
+            identify: self.identify,
+            identity_timeout: self.identity_timeout,
+            on_complete: self.on_complete,
+            max_in_progress: self.max_in_progress,
+            ticket_lifetime: self.ticket_lifetime,
+        });
+        json_api::routes().merge(uppy::routes()).with_state(shared)
     }
 }
 
-async fn multipart(State(app): State<Shared>, Json(claim): Json<FileClaim>) -> Answer<Response> {
-    let ticket = app.policy.presign_multipart(app.storage.as_ref(), &claim).await?;
-    app.tickets.save(StoredTicket::Multipart(ticket.clone())).await?;
-    Ok((StatusCode::CREATED, Json(MultipartView::from(&ticket))).into_response())
-}
-
-/// The multipart ticket of `key`, if `upload_id` is its upload's.
-pub(super) async fn multipart_ticket(app: &Endpoints, key: &str, upload_id: &str) -> Answer<MultipartTicket> {
-    match app.tickets.find(key).await? {
-        Some(StoredTicket::Multipart(ticket)) if ticket.upload.upload_id.as_str() == upload_id => Ok(ticket),
-        Some(StoredTicket::Multipart(_)) => Err(Refusal::new(403, "This upload id is not the one of this upload.")),
-        _ => Err(Refusal::new(404, "No upload is in progress for this file; start it again.")),
+impl std::fmt::Debug for Uploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uploads")
+            .field("storage", &self.storage)
+            .field("policy", &self.policy)
+            .field("secret", &self.secret)
+            .field("max_in_progress", &self.max_in_progress)
+            .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct PartsRequest {
-    key: String,
-    upload_id: String,
-    part_numbers: Vec<u32>,
-}
-
-#[derive(Debug, Serialize)]
-pub(super) struct SignedPart {
-    pub(super) part_number: u32,
-    pub(super) url: String,
-    pub(super) headers: std::collections::BTreeMap<String, String>,
-}
-
-/// Presigned URLs for parts of a ticket, at most 100 at once.
-pub(super) fn sign(app: &Endpoints, ticket: &MultipartTicket, numbers: &[u32]) -> Answer<Vec<SignedPart>> {
-    if numbers.len() > 100 {
-        return Err(Refusal::new(400, "Ask for at most 100 part URLs at a time."));
-    }
-    numbers
-        .iter()
-        .map(|&n| {
-            let part = PartNumber::new(n).map_err(Error::from)?;
-            let url = ticket.presign_part(app.storage.as_ref(), part)?;
-            Ok(SignedPart { part_number: n, url: url.url, headers: url.headers })
-        })
-        .collect()
-}
-
-async fn sign_parts(State(app): State<Shared>, Json(request): Json<PartsRequest>) -> Answer<Response> {
-    let ticket = multipart_ticket(&app, &request.key, &request.upload_id).await?;
-    let parts = sign(&app, &ticket, &request.part_numbers)?;
-    Ok(Json(serde_json::json!({ "parts": parts })).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct UploadRef {
-    key: String,
-    upload_id: String,
-}
-
-async fn stored_parts(State(app): State<Shared>, Query(upload): Query<UploadRef>) -> Answer<Response> {
-    let ticket = multipart_ticket(&app, &upload.key, &upload.upload_id).await?;
-    let parts: Vec<serde_json::Value> = ticket
-        .stored_parts(app.storage.as_ref())
-        .await?
-        .into_iter()
-        .map(|p| serde_json::json!({ "part_number": p.number.get(), "size": p.size, "etag": p.etag }))
-        .collect();
-    Ok(Json(serde_json::json!({ "parts": parts })).into_response())
-}
-
-async fn cancel(State(app): State<Shared>, Query(upload): Query<UploadRef>) -> Answer<Response> {
-    let ticket = multipart_ticket(&app, &upload.key, &upload.upload_id).await?;
-    ticket.cancel(app.storage.as_ref()).await?;
-    app.tickets.remove(&ticket.final_key).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct NamedPart {
-    part_number: u32,
-    etag: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Completion {
-    key: String,
-    upload_id: Option<String>,
-    #[serde(default)]
-    parts: Vec<NamedPart>,
-}
-
-/// The object a completion produced, as a client sees it.
-pub(super) fn completed(meta: &ObjectMeta, filename: &str) -> serde_json::Value {
-    serde_json::json!({
-        "key": meta.key,
-        "filename": filename,
-        "size": meta.size,
-        "content_type": meta.content_type,
-    })
-}
-
-/// Completes the ticket of `key`: verified, promoted, forgotten.
-pub(super) async fn finish(
-    app: &Endpoints,
-    key: &str,
-    upload_id: Option<&str>,
-    parts: &[(u32, String)],
-) -> Answer<(ObjectMeta, String)> {
-    let ticket = app.tickets.find(key).await?;
-    let (meta, filename) = match (ticket, upload_id) {
-        (Some(StoredTicket::Single(ticket)), _) => {
-            let result = complete_upload(app.storage.as_ref(), &ticket, &app.verify).await;
-            // A verified upload, or one rejected and deleted, is done with: its ticket goes.
-            if result.is_ok() || matches!(&result, Err(Error::Mismatch(m)) if m.deleted) {
-                app.tickets.remove(key).await?;
-            }
-            (result?, ticket.filename)
-        }
-        (Some(StoredTicket::Multipart(_)), Some(id)) => {
-            let ticket = multipart_ticket(app, key, id).await?;
-            let named = parts
-                .iter()
-                .map(|(n, etag)| Ok(CompletedPart::new(PartNumber::new(*n).map_err(Error::from)?, etag.clone())))
-                .collect::<Answer<Vec<_>>>()?;
-            let result = ticket.complete(app.storage.as_ref(), &named, &app.verify).await;
-            if result.is_ok() || matches!(&result, Err(Error::Mismatch(m)) if m.deleted) {
-                app.tickets.remove(key).await?;
-            }
-            (result?, ticket.filename)
-        }
-        (Some(StoredTicket::Multipart(_)), None) => {
-            return Err(Refusal::new(400, "A multipart upload is completed with its upload id and its parts."));
-        }
-        (None, _) => {
-            return Err(Refusal::new(404, "No upload is in progress for this file (was it completed already?)."));
-        }
-    };
-    Ok((meta, filename))
-}
-
-async fn complete(State(app): State<Shared>, Json(completion): Json<Completion>) -> Answer<Response> {
-    let parts: Vec<(u32, String)> = completion.parts.into_iter().map(|p| (p.part_number, p.etag)).collect();
-    let (meta, filename) = finish(&app, &completion.key, completion.upload_id.as_deref(), &parts).await?;
-    Ok(Json(completed(&meta, &filename)).into_response())
 }

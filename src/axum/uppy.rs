@@ -1,9 +1,15 @@
 //! The endpoints Uppy's AWS S3 plugin calls when it is given a server (`companionEndpoint`), backed
-//! by the same policy, tickets and quarantine as the JSON API.
+//! by the same policy, tickets, owners and quarantine as the JSON endpoints.
 //!
 //! Uppy sends `key` form-encoded in the query (`+` for a space), reads `key` and `uploadId` from
 //! create, only `url` from a part signature, and `location` from completion; when completion is
 //! refused it marks the file failed and does not abort, so a refused upload is cancelled here.
+//!
+//! Uppy's protocol carries no file size: without one in the file's metadata the upload is
+//! [`PartLayout::Open`](crate::constraints::PartLayout::Open) — Uppy's own part size, part URLs that
+//! sign no length, and every stored part checked at completion (see
+//! [`crate::constraints::MultipartTicket`] for what each layout proves). With
+//! `uppy.setFileMeta(id, { size })` it is planned, each part's size signed.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +20,8 @@ use ::axum::routing::{get, post};
 use ::axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{Answer, Refusal, Shared, StoredTicket, completed, finish, multipart_ticket, sign};
+use super::flow::{self, Caller, Shared};
+use super::refusal::{Answer, Refusal};
 use crate::Error;
 use crate::constraints::FileClaim;
 
@@ -37,7 +44,7 @@ struct Create {
     metadata: BTreeMap<String, serde_json::Value>,
 }
 
-/// The file's size from its metadata (a number, or a number as text).
+/// The file's size from its metadata (a number, or a number as text), when the page put it there.
 fn size_of(metadata: &BTreeMap<String, serde_json::Value>) -> Option<u64> {
     match metadata.get("size")? {
         serde_json::Value::Number(n) => n.as_u64(),
@@ -46,22 +53,17 @@ fn size_of(metadata: &BTreeMap<String, serde_json::Value>) -> Option<u64> {
     }
 }
 
-async fn create(State(app): State<Shared>, Json(request): Json<Create>) -> Answer<Response> {
-    let size = size_of(&request.metadata).ok_or_else(|| {
-        Refusal::new(
-            400,
-            "The file's size is missing: Uppy sends none, so set it in the file's metadata \
-             (uppy.setFileMeta(id, { size: file.size })).",
-        )
-    })?;
+async fn create(State(app): State<Shared>, Caller(who): Caller, Json(request): Json<Create>) -> Answer<Response> {
     let content_type = if request.content_type.is_empty() {
         request.metadata.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_owned()
     } else {
-        request.content_type
+        request.content_type.clone()
     };
-    let claim = FileClaim::new(request.filename, content_type, size);
-    let ticket = app.policy.presign_multipart(app.storage.as_ref(), &claim).await?;
-    app.tickets.save(StoredTicket::Multipart(ticket.clone())).await?;
+    let claim = match size_of(&request.metadata) {
+        Some(size) => FileClaim::new(request.filename, content_type, size),
+        None => FileClaim::without_size(request.filename, content_type),
+    };
+    let ticket = flow::create_multipart(&app, &who, &claim).await?;
     Ok(Json(serde_json::json!({ "key": ticket.final_key, "uploadId": ticket.upload.upload_id.as_str() }))
         .into_response())
 }
@@ -73,12 +75,13 @@ struct KeyQuery {
 
 async fn sign_one(
     State(app): State<Shared>,
+    Caller(who): Caller,
     Path((upload_id, part_number)): Path<(String, String)>,
     Query(query): Query<KeyQuery>,
 ) -> Answer<Response> {
     let number: u32 = part_number.parse().map_err(|_| Refusal::new(400, "The part number is not a number."))?;
-    let ticket = multipart_ticket(&app, &query.key, &upload_id).await?;
-    let signed = sign(&app, &ticket, &[number])?;
+    let ticket = flow::multipart(&app, &who, &query.key, &upload_id).await?;
+    let signed = flow::sign(&app, &ticket, &[number])?;
     let part = signed.into_iter().next().ok_or_else(|| Refusal::new(400, "No part to sign."))?;
     Ok(Json(serde_json::json!({ "url": part.url, "headers": part.headers })).into_response())
 }
@@ -92,6 +95,7 @@ struct BatchQuery {
 
 async fn batch(
     State(app): State<Shared>,
+    Caller(who): Caller,
     Path(upload_id): Path<String>,
     Query(query): Query<BatchQuery>,
 ) -> Answer<Response> {
@@ -100,18 +104,19 @@ async fn batch(
         .split(',')
         .map(|n| n.trim().parse::<u32>().map_err(|_| Refusal::new(400, "The part numbers are not numbers.")))
         .collect::<Answer<Vec<u32>>>()?;
-    let ticket = multipart_ticket(&app, &query.key, &upload_id).await?;
+    let ticket = flow::multipart(&app, &who, &query.key, &upload_id).await?;
     let urls: BTreeMap<String, String> =
-        sign(&app, &ticket, &numbers)?.into_iter().map(|p| (p.part_number.to_string(), p.url)).collect();
+        flow::sign(&app, &ticket, &numbers)?.into_iter().map(|p| (p.part_number.to_string(), p.url)).collect();
     Ok(Json(serde_json::json!({ "presignedUrls": urls })).into_response())
 }
 
 async fn list(
     State(app): State<Shared>,
+    Caller(who): Caller,
     Path(upload_id): Path<String>,
     Query(query): Query<KeyQuery>,
 ) -> Answer<Response> {
-    let ticket = multipart_ticket(&app, &query.key, &upload_id).await?;
+    let ticket = flow::multipart(&app, &who, &query.key, &upload_id).await?;
     let parts: Vec<serde_json::Value> = ticket
         .stored_parts(app.storage.as_ref())
         .await?
@@ -136,22 +141,26 @@ struct UppyCompletion {
 
 async fn complete(
     State(app): State<Shared>,
+    Caller(who): Caller,
     Path(upload_id): Path<String>,
     Query(query): Query<KeyQuery>,
     Json(completion): Json<UppyCompletion>,
 ) -> Answer<Response> {
     let parts: Vec<(u32, String)> = completion.parts.into_iter().map(|p| (p.part_number, p.etag)).collect();
-    match finish(&app, &query.key, Some(&upload_id), &parts).await {
-        Ok((meta, filename)) => {
-            let mut body = completed(&meta, &filename);
-            body["location"] = serde_json::Value::String(meta.key.clone());
+    match flow::finish(&app, &who, &query.key, Some(&upload_id), &parts).await {
+        Ok(mut body) => {
+            if let Some(key) = body.get("key").cloned() {
+                body["location"] = key;
+            }
             Ok(Json(body).into_response())
         }
         Err(refusal) => {
-            // Uppy marks the file failed and never comes back: nothing of it is kept.
-            if let Ok(ticket) = multipart_ticket(&app, &query.key, &upload_id).await {
-                let _ = ticket.cancel(app.storage.as_ref()).await;
-                let _ = app.tickets.remove(&ticket.final_key).await;
+            // Uppy marks the file failed and never comes back: a refused upload keeps nothing. (A
+            // stored upload whose recording failed stays, with its ticket, to be completed again.)
+            if refusal.is_client_error()
+                && let Ok(ticket) = flow::multipart(&app, &who, &query.key, &upload_id).await
+            {
+                let _ = flow::cancel(&app, &who, &ticket).await;
             }
             Err(refusal)
         }
@@ -160,12 +169,12 @@ async fn complete(
 
 async fn abort(
     State(app): State<Shared>,
+    Caller(who): Caller,
     Path(upload_id): Path<String>,
     Query(query): Query<KeyQuery>,
 ) -> Answer<Response> {
-    let ticket = multipart_ticket(&app, &query.key, &upload_id).await?;
-    ticket.cancel(app.storage.as_ref()).await?;
-    app.tickets.remove(&ticket.final_key).await?;
+    let ticket = flow::multipart(&app, &who, &query.key, &upload_id).await?;
+    flow::cancel(&app, &who, &ticket).await?;
     Ok(Json(serde_json::json!({})).into_response())
 }
 
@@ -180,7 +189,7 @@ struct Params {
 
 /// Uppy's single uploads: a presigned POST form, which nothing completes. Refused when uploads are
 /// quarantined (they would never leave staging) and where POST uploads do not exist (R2).
-async fn params(State(app): State<Shared>, Query(params): Query<Params>) -> Answer<Response> {
+async fn params(State(app): State<Shared>, Caller(who): Caller, Query(params): Query<Params>) -> Answer<Response> {
     if app.policy.staging_prefix().is_some() {
         return Err(Refusal::new(
             400,
@@ -191,9 +200,8 @@ async fn params(State(app): State<Shared>, Query(params): Query<Params>) -> Answ
     let Some(size) = params.size else {
         return Err(Refusal::new(400, "The file's size is missing: set it in the file's metadata."));
     };
-    let provider = app.storage.as_ref();
     let claim = FileClaim::new(params.filename, params.content_type, size);
-    let (_, post) = app.policy.presign_post(provider, &claim).map_err(|e| {
+    let (_, post) = flow::presign_post(&app, &who, &claim).map_err(|e| {
         if matches!(e, Error::Unsupported { .. }) {
             Refusal::new(400, format!("{e}; configure Uppy with shouldUseMultipart: () => true"))
         } else {

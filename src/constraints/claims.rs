@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// What a client says of a file it wants to upload: its name, its type and its size. An
+/// What a client says of a file it wants to upload: its name, its type and (usually) its size. An
 /// [`UploadPolicy`](super::UploadPolicy) checks these claims before anything is signed, and then
 /// signs them, so that the storage itself holds the client to them.
 ///
@@ -13,21 +13,31 @@ use std::fmt;
 /// use stowage::constraints::FileClaim;
 ///
 /// let claim = FileClaim::new("me.png", "image/png", 48_213);
-/// assert_eq!((claim.filename(), claim.content_type(), claim.size()), ("me.png", "image/png", 48_213));
+/// assert_eq!((claim.filename(), claim.content_type(), claim.declared_size()), ("me.png", "image/png", Some(48_213)));
+/// // Uppy's protocol declares no size: a multipart upload can still be made (its parts are checked
+/// // when it completes), a single upload cannot.
+/// assert_eq!(FileClaim::without_size("clip.mp4", "video/mp4").declared_size(), None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct FileClaim {
     filename: String,
     content_type: String,
-    size: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    size: Option<u64>,
 }
 
 impl FileClaim {
     /// A file called `filename`, of type `content_type` and `size` bytes, as the client says.
     #[must_use]
     pub fn new(filename: impl Into<String>, content_type: impl Into<String>, size: u64) -> Self {
-        Self { filename: filename.into(), content_type: content_type.into(), size }
+        Self { filename: filename.into(), content_type: content_type.into(), size: Some(size) }
+    }
+
+    /// A file whose size the client does not say (Uppy's multipart protocol).
+    #[must_use]
+    pub fn without_size(filename: impl Into<String>, content_type: impl Into<String>) -> Self {
+        Self { filename: filename.into(), content_type: content_type.into(), size: None }
     }
 
     /// The file's name, as the client gave it (not sanitised yet).
@@ -42,9 +52,9 @@ impl FileClaim {
         &self.content_type
     }
 
-    /// The declared size in bytes.
+    /// The declared size in bytes, if the client said.
     #[must_use]
-    pub fn size(&self) -> u64 {
+    pub fn declared_size(&self) -> Option<u64> {
         self.size
     }
 }
@@ -80,6 +90,22 @@ impl TypePattern {
     /// Whether the media type `essence` (`type/subtype`, lowercase) matches.
     pub(super) fn matches(&self, kind: &str, subtype: &str) -> bool {
         (self.kind == "*" || self.kind == kind) && (self.subtype == "*" || self.subtype == subtype)
+    }
+
+    /// The types both patterns match, if any: `image/*` and `image/png` give `image/png`.
+    pub(crate) fn intersect(&self, other: &Self) -> Option<Self> {
+        let part = |a: &str, b: &str| match (a, b) {
+            ("*", x) | (x, "*") => Some(x.to_owned()),
+            (x, y) if x == y => Some(x.to_owned()),
+            _ => None,
+        };
+        let kind = part(&self.kind, &other.kind)?;
+        let subtype = part(&self.subtype, &other.subtype)?;
+        // `*/png` is not a pattern: a wildcard type keeps a wildcard subtype.
+        if kind == "*" && subtype != "*" {
+            return None;
+        }
+        Some(Self { kind, subtype })
     }
 }
 
@@ -135,6 +161,9 @@ pub enum PolicyViolation {
     /// The file is empty and the policy does not allow empty files.
     #[error("the file is empty")]
     Empty,
+    /// A single upload was asked for without the file's size, which it must sign.
+    #[error("the file's size is needed to sign its upload")]
+    SizeRequired,
     /// The content type is not a media type.
     #[error("{content_type:?} is not a media type such as image/png")]
     InvalidContentType {
@@ -165,18 +194,37 @@ impl PolicyViolation {
                 crate::error::human_size(*max)
             ),
             Self::Empty => "This file is empty.".to_owned(),
+            Self::SizeRequired => "The browser did not say how large this file is.".to_owned(),
             Self::InvalidContentType { .. } => "The browser did not say what kind of file this is.".to_owned(),
         }
     }
 
-    /// The HTTP status to answer with: 415 for a refused type, 413 for a file too large, 400
-    /// otherwise.
+    /// The HTTP status to answer with: 415 for a refused type, 413 for a file too large, 411 for a
+    /// size missing, 400 otherwise.
     #[must_use]
     pub fn http_status(&self) -> u16 {
         match self {
             Self::TypeNotAllowed { .. } => 415,
             Self::TooLarge { .. } => 413,
+            Self::SizeRequired => 411,
             _ => 400,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_intersect() {
+        let p = |s: &str| TypePattern::parse(s).unwrap();
+        let shown = |a: &str, b: &str| p(a).intersect(&p(b)).map(|t| t.to_string());
+        assert_eq!(shown("image/*", "image/png").as_deref(), Some("image/png"));
+        assert_eq!(shown("image/png", "image/*").as_deref(), Some("image/png"));
+        assert_eq!(shown("*/*", "video/*").as_deref(), Some("video/*"));
+        assert_eq!(shown("image/*", "video/*"), None);
+        assert_eq!(shown("image/png", "image/jpeg"), None);
+        assert_eq!(shown("*/*", "*/*").as_deref(), Some("*/*"));
     }
 }

@@ -186,9 +186,8 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
-/// 128 random bits as 26 lowercase base32 characters, never the same twice in a process and
-/// unpredictable across processes (seeded from the operating system's randomness through the
-/// standard library's hasher keys).
+/// 128 random bits from the operating system's generator as 26 lowercase base32 characters, never
+/// the same twice in a process.
 #[must_use]
 pub fn unique_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

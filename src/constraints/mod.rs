@@ -67,7 +67,7 @@ mod words;
 pub use claims::{FileClaim, PolicyViolation, TypePattern};
 pub use complete::complete_upload;
 pub use key::{MAX_NAME_BYTES, MAX_NAME_CHARS, safe_key, sanitize_filename, unique_id};
-pub use multipart_ticket::MultipartTicket;
+pub use multipart_ticket::{MultipartTicket, PartLayout};
 pub use policy::{UploadPolicy, UploadTicket};
 pub use verify::{Mismatch, PartProblem, UploadMismatch, VerifyOptions, verify_upload};
 pub use words::{pattern_in_words, type_in_words};

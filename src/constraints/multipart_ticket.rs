@@ -14,6 +14,23 @@
 //! at its final key only when the upload completes, after every check, and the one copy is of one
 //! part (8 MiB by default), not of a multi-gigabyte object. Replaying part 1's URL later can only
 //! write into staging.
+//!
+//! ## Two layouts, and what each proves
+//!
+//! - **Planned** (the client declares the size: the JSON endpoints, or Uppy told the size): the
+//!   server plans every part and each part URL signs its exact size, so the bucket itself refuses a
+//!   part of another size; completion checks each stored part against the plan. Proven: the object is
+//!   exactly the declared size, cut as planned.
+//! - **Open** (no size declared: Uppy as its documentation configures it, with its own part size):
+//!   part URLs sign no length — any part the service accepts goes in — and a part number that could
+//!   not start within the size limit (at least 5 MiB a part before it) is not signed. Completion
+//!   lists the stored parts (`ListParts`) and checks them against S3's and R2's rules (every part but
+//!   the last 5 MiB to 5 GiB; on R2 of one size, the last not larger) and their total against the
+//!   size limit, before anything is visible. Proven: the object is within the limit and was cut as
+//!   the service requires; not proven in advance: its size (the person may send less than a file).
+//!
+//! Either way the type is fixed by the server when it creates the upload, and the content is checked
+//! (with `sniff`) before the object appears.
 
 use std::time::Duration;
 
@@ -26,6 +43,28 @@ use crate::{Error, Result};
 use super::claims::FileClaim;
 use super::policy::UploadPolicy;
 use super::verify::{Mismatch, PartProblem, UploadMismatch, VerifyOptions};
+
+/// How the parts of a multipart upload are cut: planned by the server, or chosen by the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum PartLayout {
+    /// The client declared the size: every part's size is planned, and signed in its URL.
+    Planned {
+        /// The declared size.
+        size: u64,
+        /// The size of every part but the last.
+        part_size: u64,
+        /// How many parts.
+        part_count: u32,
+    },
+    /// The client did not declare a size: parts of its choosing, checked when the upload completes.
+    Open {
+        /// The largest object the upload may become.
+        max_size: u64,
+    },
+}
 
 /// A multipart upload presigned under a policy, as the server keeps it between the browser's
 /// requests (with `serde`, store it anywhere: completion can happen in another process). Its plan is
@@ -43,14 +82,10 @@ pub struct MultipartTicket {
     pub filename: String,
     /// The type the object is stored with, fixed by the server when it created the upload.
     pub content_type: String,
-    /// The declared size.
-    pub size: u64,
+    /// How the parts are cut.
+    pub layout: PartLayout,
     /// The upload in progress.
     pub upload: MultipartUpload,
-    /// The size of every part but the last.
-    pub part_size: u64,
-    /// How many parts.
-    pub part_count: u32,
     /// With quarantine: the staging key the client uploads part 1 to, checked before it joins.
     #[cfg_attr(feature = "serde", serde(rename = "first_part_key"))]
     pub first_part_upload_key: Option<String>,
@@ -60,8 +95,10 @@ pub struct MultipartTicket {
 
 impl UploadPolicy {
     /// Checks the client's claims, then creates a multipart upload for them: the server fixes the
-    /// type (the browser cannot change it), the plan (every part's size) and the key. Part URLs are
-    /// presigned later, on request ([`MultipartTicket::presign_part`]).
+    /// type (the browser cannot change it) and the key; with a declared size it plans every part
+    /// ([`PartLayout::Planned`]), without one the client's parts are checked at completion
+    /// ([`PartLayout::Open`], see the module docs for what each proves). Part URLs are presigned
+    /// later, on request ([`MultipartTicket::presign_part`]).
     ///
     /// # Errors
     ///
@@ -69,9 +106,15 @@ impl UploadPolicy {
     /// serve; backend errors.
     pub async fn presign_multipart(&self, storage: &dyn Storage, claim: &FileClaim) -> Result<MultipartTicket> {
         self.check(claim).map_err(Error::Policy)?;
-        let (filename, content_type, declared_size) = (claim.filename(), claim.content_type(), claim.size());
+        let (filename, content_type) = (claim.filename(), claim.content_type());
         let (staging_key, final_key) = self.keys_for(filename);
-        let plan = PartPlan::new(declared_size, self.part_size(), &storage.multipart_limits())?;
+        let layout = match claim.declared_size() {
+            Some(size) => {
+                let plan = PartPlan::new(size, self.part_size(), &storage.multipart_limits())?;
+                PartLayout::Planned { size, part_size: plan.part_size(), part_count: plan.part_count() }
+            }
+            None => PartLayout::Open { max_size: self.max_size() },
+        };
         let options = PutOptions::new().with_content_type(content_type);
         let upload = storage.create_multipart_upload(&final_key, &options).await?;
         Ok(MultipartTicket {
@@ -79,60 +122,87 @@ impl UploadPolicy {
             first_part_upload_key: (staging_key != final_key).then_some(staging_key),
             final_key,
             content_type: content_type.to_owned(),
-            size: declared_size,
+            layout,
             upload,
-            part_size: plan.part_size(),
-            part_count: plan.part_count(),
             url_lifetime: self.url_lifetime().as_secs().max(1),
         })
     }
 }
 
 impl MultipartTicket {
-    /// The ticket's part plan under `limits` (the backend's).
+    /// The declared size, when there was one.
+    #[must_use]
+    pub fn size(&self) -> Option<u64> {
+        match self.layout {
+            PartLayout::Planned { size, .. } => Some(size),
+            PartLayout::Open { .. } => None,
+        }
+    }
+
+    /// The ticket's part plan under `limits` (the backend's); `None` for an open layout.
     ///
     /// # Errors
     ///
     /// [`Error::Multipart`] when the ticket's numbers are not a plan under them (an altered ticket).
-    pub fn plan(&self, limits: &MultipartLimits) -> Result<PartPlan> {
-        let plan = PartPlan::with_part_size(self.size, self.part_size, limits)?;
-        if plan.part_count() != self.part_count {
+    pub fn plan(&self, limits: &MultipartLimits) -> Result<Option<PartPlan>> {
+        let PartLayout::Planned { size, part_size, part_count } = self.layout else { return Ok(None) };
+        let plan = PartPlan::with_part_size(size, part_size, limits)?;
+        if plan.part_count() != part_count {
             return Err(MultipartError::TooManyParts {
                 parts: u64::from(plan.part_count()),
-                max: self.part_count,
-                part_size: self.part_size,
+                max: part_count,
+                part_size,
             }
             .into());
         }
-        Ok(plan)
+        Ok(Some(plan))
     }
 
-    /// The plan, if `part` is in it.
-    fn planned(&self, storage: &dyn Storage, part: PartNumber) -> Result<PartPlan> {
-        let plan = self.plan(&storage.multipart_limits())?;
-        if !plan.contains(part) {
-            return Err(MultipartError::NotInPlan { number: part.get(), parts: plan.part_count() }.into());
+    /// The size part `part` must have (`None`: any, in an open layout), if the part may be sent.
+    fn planned_size(&self, storage: &dyn Storage, part: PartNumber) -> Result<Option<u64>> {
+        let limits = storage.multipart_limits();
+        match (self.plan(&limits)?, self.layout) {
+            (Some(plan), _) if plan.contains(part) => Ok(Some(plan.size_of(part))),
+            (Some(plan), _) => Err(MultipartError::NotInPlan { number: part.get(), parts: plan.part_count() }.into()),
+            (None, PartLayout::Open { max_size }) => {
+                // Every part before this one holds at least the smallest part: past the limit, no.
+                let most = max_size.div_ceil(limits.min_part_size().max(1)).clamp(1, u64::from(PartNumber::MAX));
+                let parts = u32::try_from(most).unwrap_or(PartNumber::MAX);
+                if part.get() > parts {
+                    return Err(MultipartError::NotInPlan { number: part.get(), parts }.into());
+                }
+                Ok(None)
+            }
+            (None, PartLayout::Planned { .. }) => Ok(None),
         }
-        Ok(plan)
     }
 
-    /// A presigned PUT for part `part`, signing its exact size: the bucket refuses a part of any other
-    /// size. (With quarantine, part 1's URL writes the staging object.)
+    /// A presigned PUT for part `part`. In a planned layout it signs the part's exact size, and the
+    /// bucket refuses a part of any other size; in an open one it signs no length. (With quarantine,
+    /// part 1's URL writes the staging object.)
     ///
     /// # Errors
     ///
-    /// [`Error::Multipart`] for a part number outside the plan; signing errors.
+    /// [`Error::Multipart`] for a part number outside the plan (or, open, past the size limit);
+    /// signing errors.
     pub fn presign_part(&self, storage: &dyn Storage, part: PartNumber) -> Result<PresignedRequest> {
-        let plan = self.planned(storage, part)?;
-        let size = plan.size_of(part);
+        let size = self.planned_size(storage, part)?;
         let expires = Duration::from_secs(self.url_lifetime);
         match (&self.first_part_upload_key, part.get()) {
-            (Some(staging), 1) => storage.presign_put(staging, &PutOptions::new().with_content_length(size), expires),
-            _ => storage.presign_upload_part(
-                self.upload.part(part),
-                &PartOptions::new().with_content_length(size),
-                expires,
-            ),
+            (Some(staging), 1) => {
+                let mut options = PutOptions::new();
+                if let Some(size) = size {
+                    options = options.with_content_length(size);
+                }
+                storage.presign_put(staging, &options, expires)
+            }
+            _ => {
+                let mut options = PartOptions::new();
+                if let Some(size) = size {
+                    options = options.with_content_length(size);
+                }
+                storage.presign_upload_part(self.upload.part(part), &options, expires)
+            }
         }
     }
 
@@ -173,7 +243,8 @@ impl MultipartTicket {
         named: &[CompletedPart],
         options: &VerifyOptions,
     ) -> Result<ObjectMeta> {
-        let plan = self.plan(&storage.multipart_limits())?;
+        let limits = storage.multipart_limits();
+        let plan = self.plan(&limits)?;
         let refuse = |problem: PartProblem| {
             Error::Mismatch(UploadMismatch {
                 key: self.final_key.clone(),
@@ -181,44 +252,74 @@ impl MultipartTicket {
                 deleted: false,
             })
         };
-        // The client's list: the plan's parts, in order, each once.
+        // The client's list: ascending, each once, and in a plan the plan's parts.
         for (i, part) in named.iter().enumerate() {
-            if !plan.contains(part.number) {
+            if plan.as_ref().is_some_and(|plan| !plan.contains(part.number)) {
                 return Err(refuse(PartProblem::Extra { number: part.number.get() }));
             }
             if i > 0 && part.number <= named[i - 1].number {
                 return Err(refuse(PartProblem::Order));
             }
         }
-        if let Some(missing) = plan.parts().find(|n| !named.iter().any(|p| p.number == *n)) {
+        let missing = match &plan {
+            Some(plan) => plan.parts().find(|n| !named.iter().any(|p| p.number == *n)),
+            None => named.is_empty().then_some(PartNumber::FIRST),
+        };
+        if let Some(missing) = missing {
             return Err(refuse(PartProblem::Missing { number: missing.get() }));
         }
-        // What the storage holds: each part its planned size, with the ETag named.
+        // What the storage holds: each part named, its size as planned (or, open, as the service's
+        // rules and the size limit allow), with the ETag named.
         let stored = self.stored_parts(storage).await?;
         let mut parts = Vec::with_capacity(named.len());
-        for part in named {
+        let mut total = 0u64;
+        for (i, part) in named.iter().enumerate() {
             let Some(held) = stored.iter().find(|p| p.number == part.number) else {
                 return Err(refuse(PartProblem::Missing { number: part.number.get() }));
             };
-            let expected = plan.size_of(part.number);
-            if held.size != expected {
-                return Err(refuse(PartProblem::Size { number: part.number.get(), expected, actual: held.size }));
+            let size_problem = |expected| PartProblem::Size { number: part.number.get(), expected, actual: held.size };
+            match &plan {
+                Some(plan) if held.size != plan.size_of(part.number) => {
+                    return Err(refuse(size_problem(plan.size_of(part.number))));
+                }
+                Some(_) => {}
+                None => {
+                    let last = i + 1 == named.len();
+                    let first = stored.iter().find(|p| p.number == named[0].number).map_or(0, |p| p.size);
+                    if held.size > limits.max_part_size() {
+                        return Err(refuse(size_problem(limits.max_part_size())));
+                    }
+                    if !last && held.size < limits.min_part_size() {
+                        return Err(refuse(size_problem(limits.min_part_size())));
+                    }
+                    if limits.equal_parts() && ((!last && held.size != first) || (last && held.size > first)) {
+                        return Err(refuse(size_problem(first)));
+                    }
+                }
             }
             if let Some(etag) = &held.etag
                 && !same_etag(etag, &part.etag)
             {
                 return Err(refuse(PartProblem::ETag { number: part.number.get() }));
             }
+            total = total.saturating_add(held.size);
             parts.push(CompletedPart::new(part.number, held.etag.clone().unwrap_or_else(|| part.etag.clone())));
         }
+        if let PartLayout::Open { max_size } = self.layout
+            && total > max_size
+        {
+            let _ = self.cancel(storage).await;
+            return Err(Error::Policy(super::PolicyViolation::TooLarge { size: total, max: max_size }));
+        }
+        let first_size = stored.iter().find(|p| p.number == PartNumber::FIRST).map_or(0, |p| p.size);
         match &self.first_part_upload_key {
-            Some(staging) => self.complete_quarantined(storage, staging, &plan, parts, options).await,
+            Some(staging) => self.complete_quarantined(storage, staging, (first_size, total), parts, options).await,
             None => {
                 storage
                     .complete_multipart_upload(&self.upload, &parts, &create_only())
                     .await
                     .map_err(|e| self.taken(e))?;
-                let ticket = super::UploadTicket::for_existing(&self.final_key, &self.content_type, self.size);
+                let ticket = super::UploadTicket::for_existing(&self.final_key, &self.content_type, total);
                 super::verify_upload(storage, &ticket, &options.with_delete_on_mismatch(true)).await
             }
         }
@@ -228,12 +329,11 @@ impl MultipartTicket {
         &self,
         storage: &dyn Storage,
         staging: &str,
-        plan: &PartPlan,
+        (first, total): (u64, u64),
         mut parts: Vec<CompletedPart>,
         options: &VerifyOptions,
     ) -> Result<ObjectMeta> {
         // Part 1's bytes, checked where they can be read, before they join the upload.
-        let first = plan.size_of(PartNumber::FIRST);
         let check = super::UploadTicket::for_existing(staging, &self.content_type, first);
         let staged = match super::verify::check_content(storage, &check, options).await {
             Ok(meta) => meta,
@@ -271,11 +371,11 @@ impl MultipartTicket {
                 deleted: false,
             })
         })?;
-        if meta.size != self.size {
+        if meta.size != total {
             let _ = storage.delete_object(&self.final_key).await;
             return Err(Error::Mismatch(UploadMismatch {
                 key: self.final_key.clone(),
-                problems: vec![Mismatch::Size { expected: self.size, actual: meta.size }],
+                problems: vec![Mismatch::Size { expected: total, actual: meta.size }],
                 deleted: true,
             }));
         }

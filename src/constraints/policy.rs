@@ -134,6 +134,21 @@ impl UploadPolicy {
         self.allow_empty
     }
 
+    /// This policy narrowed for one uploader: keys under `tail` inside both prefixes, at most
+    /// `max_size`, and only the types both this policy and `types` allow.
+    #[cfg(feature = "axum")]
+    pub(crate) fn narrowed(&self, tail: &str, max_size: Option<u64>, types: Option<&[TypePattern]>) -> Self {
+        let mut narrowed = self.clone();
+        narrowed.key_prefix = format!("{}{tail}", self.key_prefix);
+        narrowed.staging = self.staging.as_ref().map(|staging| format!("{staging}{tail}"));
+        narrowed.max_size = max_size.map_or(self.max_size, |max| max.min(self.max_size));
+        if let Some(types) = types {
+            narrowed.allowed =
+                self.allowed.iter().flat_map(|mine| types.iter().filter_map(|theirs| mine.intersect(theirs))).collect();
+        }
+        narrowed
+    }
+
     /// The key the client uploads to and the key the object ends at (the same without staging),
     /// under one fresh unique folder.
     pub(crate) fn keys_for(&self, filename: &str) -> (String, String) {
@@ -180,14 +195,14 @@ impl UploadPolicy {
         &self.allowed
     }
 
-    /// Checks a client's claims about a file: type allowed, size within the limit, not empty unless
-    /// allowed.
+    /// Checks a client's claims about a file: type allowed, size (when declared) within the limit,
+    /// not empty unless allowed.
     ///
     /// # Errors
     ///
     /// The first [`PolicyViolation`] found.
     pub fn check(&self, claim: &FileClaim) -> Result<(), PolicyViolation> {
-        let (content_type, declared_size) = (claim.content_type(), claim.size());
+        let content_type = claim.content_type();
         let (kind, subtype) = parse_content_type(content_type)?;
         if !self.allowed.iter().any(|p| p.matches(&kind, &subtype)) {
             return Err(PolicyViolation::TypeNotAllowed {
@@ -195,13 +210,11 @@ impl UploadPolicy {
                 allowed: self.allowed.iter().map(ToString::to_string).collect(),
             });
         }
-        if declared_size == 0 && !self.allow_empty {
-            return Err(PolicyViolation::Empty);
+        match claim.declared_size() {
+            Some(0) if !self.allow_empty => Err(PolicyViolation::Empty),
+            Some(size) if size > self.max_size => Err(PolicyViolation::TooLarge { size, max: self.max_size }),
+            _ => Ok(()),
         }
-        if declared_size > self.max_size {
-            return Err(PolicyViolation::TooLarge { size: declared_size, max: self.max_size });
-        }
-        Ok(())
     }
 
     /// Checks the client's claims, then presigns a PUT to a fresh, safe key ([`safe_key`](super::safe_key)) that signs
@@ -213,7 +226,8 @@ impl UploadPolicy {
     /// [`http_status`](PolicyViolation::http_status)); signing and backend errors otherwise.
     pub fn presign_upload(&self, storage: &dyn Storage, claim: &FileClaim) -> Result<UploadTicket> {
         self.check(claim).map_err(Error::Policy)?;
-        let (filename, content_type, declared_size) = (claim.filename(), claim.content_type(), claim.size());
+        let declared_size = claim.declared_size().ok_or(Error::Policy(PolicyViolation::SizeRequired))?;
+        let (filename, content_type) = (claim.filename(), claim.content_type());
         let (upload_key, final_key) = self.keys_for(filename);
         let options = PutOptions::new().with_content_type(content_type).with_content_length(declared_size);
         let request = storage.presign_put(&upload_key, &options, self.url_lifetime)?;
@@ -237,7 +251,8 @@ impl UploadPolicy {
     /// As [`presign_upload`](Self::presign_upload); [`Error::Unsupported`] on R2.
     pub fn presign_post(&self, storage: &dyn Storage, claim: &FileClaim) -> Result<(UploadTicket, PresignedPost)> {
         self.check(claim).map_err(Error::Policy)?;
-        let (filename, content_type, declared_size) = (claim.filename(), claim.content_type(), claim.size());
+        let declared_size = claim.declared_size().ok_or(Error::Policy(PolicyViolation::SizeRequired))?;
+        let (filename, content_type) = (claim.filename(), claim.content_type());
         let (upload_key, final_key) = self.keys_for(filename);
         // The key may vary only inside this upload's own unguessable folder, and the size is the
         // declared one: the form cannot write over another upload, and verification agrees with it.

@@ -65,10 +65,11 @@ impl S3Storage {
     /// The objects under `prefix`, every page.
     pub(super) fn objects_under<'a>(&'a self, prefix: &'a str, options: &ListOptions) -> Listing<'a, ObjectMeta> {
         let start_after = options.start_after().map(str::to_owned);
+        let subfolders = options.subfolders();
         paged("ListObjectsV2", move |token: Option<&String>| {
             let token = token.cloned();
             let start_after = start_after.clone();
-            async move { self.objects_page(prefix, start_after.as_deref(), token.as_deref()).await }
+            async move { self.objects_page(prefix, start_after.as_deref(), token.as_deref(), subfolders).await }
         })
     }
 
@@ -77,6 +78,7 @@ impl S3Storage {
         prefix: &str,
         start_after: Option<&str>,
         token: Option<&str>,
+        subfolders: bool,
     ) -> Result<Page<ObjectMeta, String>> {
         let page_size = self.inner.page_size.to_string();
         let mut query = vec![
@@ -86,6 +88,9 @@ impl S3Storage {
         ];
         if !prefix.is_empty() {
             query.push(("prefix", Cow::Borrowed(prefix)));
+        }
+        if !subfolders {
+            query.push(("delimiter", Cow::Borrowed("/")));
         }
         if let Some(key) = start_after {
             query.push(("start-after", Cow::Borrowed(key)));

@@ -174,6 +174,8 @@ impl ByteRange {
 #[must_use]
 pub struct ListOptions {
     start_after: Option<String>,
+    /// `false` by default: every key under the prefix.
+    skip_subfolders: bool,
 }
 
 impl ListOptions {
@@ -192,6 +194,21 @@ impl ListOptions {
     #[must_use]
     pub fn start_after(&self) -> Option<&str> {
         self.start_after.as_deref()
+    }
+
+    /// Whether keys in sub-folders are listed (the default): with `false`, only the objects directly
+    /// under the prefix, up to the next `/` — `ListObjectsV2` with `delimiter=/`, which servers
+    /// answer without visiting the sub-folders (faster where a folder holds a small part of the
+    /// bucket). The sub-folders themselves are not listed.
+    pub fn with_subfolders(mut self, listed: bool) -> Self {
+        self.skip_subfolders = !listed;
+        self
+    }
+
+    /// Whether keys in sub-folders are listed.
+    #[must_use]
+    pub fn subfolders(&self) -> bool {
+        !self.skip_subfolders
     }
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unused_macros, unused_imports)]
 
+#[cfg(all(feature = "axum", feature = "testing"))]
+pub mod api;
 #[cfg(feature = "s3")]
 pub mod credential_servers;
 #[cfg(feature = "s3")]

@@ -180,6 +180,12 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// The cookie `name` of the current page (HttpOnly ones too), as a `Cookie` header value.
+    pub async fn cookie(&self, name: &str) -> String {
+        let cookie = self.client.get_named_cookie(name).await.expect("the cookie");
+        format!("{}={}", cookie.name(), cookie.value())
+    }
+
     /// A PNG screenshot of the page.
     pub async fn screenshot(&self) -> Vec<u8> {
         self.client.screenshot().await.expect("screenshot")

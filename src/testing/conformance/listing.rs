@@ -60,6 +60,18 @@ pub async fn listing(storage: &dyn Storage, profile: &Profile) -> Result<Report,
     c.ensure(nothing.is_empty(), || format!("an empty prefix listed {nothing:?}"))?;
     c.pass();
 
+    // Without sub-folders: only the keys directly under the prefix.
+    let deep = format!("{prefix}folder/deeper.txt");
+    c.ok(storage.put_object(&deep, Body::from("d"), &PutOptions::new()).await, "put")?;
+    let every = c.ok(storage.list_objects(&prefix, &ListOptions::new()).all().await, "list")?;
+    c.ensure(every.iter().any(|o| o.key == deep), || format!("the key in a sub-folder is not listed: {every:?}"))?;
+    let shallow =
+        c.ok(storage.list_objects(&prefix, &ListOptions::new().with_subfolders(false)).all().await, "list")?;
+    let names: Vec<&str> = shallow.iter().map(|o| o.key.as_str()).collect();
+    c.ensure(names == keys, || format!("without sub-folders: {names:?}"))?;
+    c.ok(storage.delete_object(&deep).await, "delete")?;
+    c.pass();
+
     for key in keys.iter().chain([&outside]) {
         c.ok(storage.delete_object(key).await, "delete")?;
     }

@@ -135,7 +135,9 @@ impl Uploader {
             && prefix.ends_with('/')
             && !prefix.starts_with('/')
             && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b))
-            && prefix.trim_end_matches('/').split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+            && prefix
+                .strip_suffix('/')
+                .is_some_and(|folders| folders.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
         if !valid {
             return Err(InvalidOwner { id: prefix.chars().take(64).collect() });
         }

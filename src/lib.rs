@@ -100,6 +100,9 @@
 pub mod axum;
 #[cfg(feature = "s3")]
 mod body;
+#[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
+pub mod checksum;
 #[cfg(feature = "constraints")]
 #[cfg_attr(docsrs, doc(cfg(feature = "constraints")))]
 pub mod constraints;

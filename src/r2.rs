@@ -19,6 +19,8 @@
 //! | user metadata | 8,192 bytes in total | [limits] |
 //! | single PUT | at most 5 GiB − 5 MiB (4.995 GiB) | [limits] |
 //! | `Expect: 100-continue` | not supported | [extensions] |
+//! | checksums of multipart uploads | CRC64NVME full-object only; CRC32, CRC32C, SHA-1, SHA-256 composite only ([`checksum_supported`]) | [S3 API][api], "Checksum Types" |
+//! | two checksums on one request | refused (stowage never sends two) | [S3 API][api] |
 //!
 //! R2 answers the unsupported headers with `501 NotImplemented` at upload time; stowage refuses them
 //! before sending, with [`Error::Unsupported`], so that the mistake shows
@@ -31,6 +33,7 @@
 //! [extensions]: https://developers.cloudflare.com/r2/api/s3/extensions/
 
 use crate::Error;
+use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 
 /// The name used in errors.
 pub const BACKEND: &str = "Cloudflare R2";
@@ -132,6 +135,42 @@ pub(crate) fn check_upload_size(len: u64) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// Whether R2 takes a multipart upload with this checksum: CRC-64/NVME as full-object only, and
+/// CRC-32, CRC-32C, SHA-1 and SHA-256 as composite only — Cloudflare's table "Checksum Types" in
+/// <https://developers.cloudflare.com/r2/api/s3/api/> (Amazon S3 also takes CRC-32 and CRC-32C as
+/// full-object). A single PUT may carry any of the five.
+#[must_use]
+pub const fn checksum_supported(algorithm: ChecksumAlgorithm, kind: ChecksumType) -> bool {
+    matches!(
+        (algorithm, kind),
+        (ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject)
+            | (
+                ChecksumAlgorithm::Crc32
+                    | ChecksumAlgorithm::Crc32c
+                    | ChecksumAlgorithm::Sha1
+                    | ChecksumAlgorithm::Sha256,
+                ChecksumType::Composite
+            )
+    )
+}
+
+/// Refuses, before sending, a multipart upload whose checksum R2 does not take.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] naming the pair and what R2 takes instead.
+pub fn check_multipart_checksum(algorithm: ChecksumAlgorithm, kind: ChecksumType) -> Result<(), Error> {
+    if checksum_supported(algorithm, kind) {
+        return Ok(());
+    }
+    Err(Error::Unsupported {
+        backend: BACKEND,
+        what: format!("a {kind} {algorithm} checksum on a multipart upload"),
+        reason: "R2 takes CRC64NVME as FULL_OBJECT only and CRC32, CRC32C, SHA1, SHA256 as COMPOSITE only \
+                 (developers.cloudflare.com/r2/api/s3/api/, Checksum Types)",
+    })
 }
 
 #[cfg(test)]

@@ -122,6 +122,35 @@ pub enum Error {
     #[error(transparent)]
     Mismatch(crate::constraints::UploadMismatch),
 
+    /// A checksum that cannot be used (malformed, of the wrong length, a pair of algorithm and type
+    /// the backend does not take, a part's missing), refused before anything was sent.
+    #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
+    #[error(transparent)]
+    Checksum(#[from] crate::checksum::ChecksumError),
+
+    /// The bytes are not the ones their checksum names: the bucket refused them on upload (altered
+    /// on the way, or not the file the checksum was computed from), or a download's bytes do not
+    /// match the checksum the bucket keeps. Nothing was stored (an upload) or the body must not be
+    /// used (a download). Sending the same bytes again cannot help; sending the right file can.
+    #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
+    #[error(
+        "{operation}: the bytes do not match their {algorithm} checksum{}; {}",
+        expected.as_ref().map(|e| format!(" ({e})")).unwrap_or_default(),
+        if *.download { "the download must not be used" } else { "nothing was stored" }
+    )]
+    ChecksumMismatch {
+        /// The operation, such as `PutObject`.
+        operation: &'static str,
+        /// The algorithm.
+        algorithm: crate::checksum::ChecksumAlgorithm,
+        /// The checksum the bytes should have had, when known.
+        expected: Option<String>,
+        /// Whether it was a download (else an upload).
+        download: bool,
+    },
+
     /// The server's answer could not be understood.
     #[error("{operation}: unexpected response: {reason}")]
     InvalidResponse {
@@ -180,6 +209,10 @@ impl Error {
             Self::Policy(_) => "policy",
             #[cfg(feature = "constraints")]
             Self::Mismatch(_) => "mismatch",
+            #[cfg(feature = "s3")]
+            Self::Checksum(_) => "checksum",
+            #[cfg(feature = "s3")]
+            Self::ChecksumMismatch { .. } => "checksum mismatch",
             Self::InvalidResponse { .. } => "invalid response",
         }
     }

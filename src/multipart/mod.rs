@@ -61,8 +61,8 @@ mod plan;
 pub(crate) mod upload;
 
 pub use crate::storage::multipart::{
-    CompletedPart, MultipartError, MultipartLimits, MultipartUpload, MultipartUploadInfo, PartNumber, UploadId,
-    UploadPart, UploadedPart,
+    CompletedPart, MultipartError, MultipartLimits, MultipartUpload, MultipartUploadInfo, PartNumber, UploadChecksum,
+    UploadId, UploadPart, UploadedPart,
 };
 pub use plan::{DEFAULT_PART_SIZE, PartPlan};
 pub use upload::abort_stale_uploads;

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::PartPlan;
 use crate::body::{Body, ExactLength, Reporter, Source, find_body_failure};
+use crate::checksum::{Checksum, ChecksumType, combine_full_object};
 use crate::storage::multipart::{CompletedPart, MultipartLimits, MultipartUpload, PartNumber};
 use crate::storage::{CompleteOptions, CopySource, ObjectMeta, PutObjectOutput, PutOptions, Storage};
 use crate::{Error, Result};
@@ -91,9 +92,15 @@ async fn write_once<S: Storage + ?Sized>(
 ) -> Result<PutObjectOutput> {
     let upload = storage.create_multipart_upload(key, options).await?;
     let sent = run_parts(&upload, plan, concurrency.max(1), source).await;
-    let complete = CompleteOptions::new().with_mode(options.mode().clone());
     let result = match sent {
-        Ok(parts) => storage.complete_multipart_upload(&upload, &parts, &complete).await,
+        Ok(parts) => {
+            let complete = CompleteOptions::new().with_mode(options.mode().clone());
+            let complete = match whole_object_checksum(&upload, plan, &parts) {
+                Some(whole) => complete.with_checksum_value(whole),
+                None => complete,
+            };
+            storage.complete_multipart_upload(&upload, &parts, &complete).await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = &result {
@@ -111,6 +118,19 @@ async fn write_once<S: Storage + ?Sized>(
         let _ = storage.abort_multipart_upload(&upload).await;
     }
     result
+}
+
+/// For an upload created with a full-object checksum, the whole object's value, combined from its
+/// parts' (each computed from the bytes sent): the completion names it, and the bucket checks it
+/// against the object it assembles.
+fn whole_object_checksum(upload: &MultipartUpload, plan: &PartPlan, parts: &[CompletedPart]) -> Option<Checksum> {
+    let declared = upload.checksum?;
+    if declared.kind != ChecksumType::FullObject {
+        return None;
+    }
+    let values: Option<Vec<(Checksum, u64)>> =
+        parts.iter().map(|part| Some((part.checksum?, plan.size_of(part.number)))).collect();
+    combine_full_object(&values?)
 }
 
 /// Runs the request of every part of `plan`, at most `concurrency` at once, and returns the parts in

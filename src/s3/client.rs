@@ -7,7 +7,8 @@ use reqwest::header::{HeaderName, HeaderValue};
 use super::S3Storage;
 use super::answer::{Answer, AnswerBody, ReadFailure, read_all, service_error};
 use super::retry::{Attempt, Next, after_refusal};
-use super::transport::{Progress, Stall, Timing, request_body, transport_error, watched};
+use super::trailer::{ChecksumSending, STREAMING_TRAILER, encode, encoded_len};
+use super::transport::{Progress, Stall, Timing, request_body, request_body_of, transport_error, watched};
 use crate::body::{Body, find_body_failure};
 use crate::error::S3ErrorCode;
 use crate::sigv4::{Method, Payload, Request, redact_token};
@@ -29,6 +30,11 @@ pub(crate) struct Call<'a> {
     read_limit: Option<usize>,
     /// A 200 answer may carry an `<Error>` document instead of a result.
     error_in_body: bool,
+    /// The body's checksum, sent after it.
+    trailer: Option<(
+        crate::checksum::ChecksumAlgorithm,
+        std::sync::Arc<std::sync::Mutex<Option<crate::checksum::Checksum>>>,
+    )>,
 }
 
 impl<'a> Call<'a> {
@@ -43,7 +49,39 @@ impl<'a> Call<'a> {
             accept_not_found: false,
             read_limit: None,
             error_in_body: false,
+            trailer: None,
         }
+    }
+
+    /// Sends the body's checksum as `sending` says: a header before the bytes, or a trailer after
+    /// them (the body then goes aws-chunked, its `Content-Length` the framed length). Call after
+    /// [`body`](Self::body) and the headers.
+    pub(crate) fn checksum(mut self, sending: &ChecksumSending) -> Self {
+        match sending {
+            ChecksumSending::None => {}
+            ChecksumSending::Header(value) => {
+                let (name, value) = value.header();
+                self.headers.push((name, Cow::Owned(value)));
+            }
+            ChecksumSending::Trailer(algorithm, cell) => {
+                let decoded = self.body.map_or(0, Body::len);
+                let encoding = self
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+                    .map(|(_, v)| format!("aws-chunked,{v}"))
+                    .unwrap_or_else(|| "aws-chunked".to_owned());
+                self.headers.retain(|(k, _)| {
+                    !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("content-encoding")
+                });
+                self.headers.push(("content-encoding", Cow::Owned(encoding)));
+                self.headers.push(("content-length", Cow::Owned(encoded_len(decoded, *algorithm).to_string())));
+                self.headers.push(("x-amz-decoded-content-length", Cow::Owned(decoded.to_string())));
+                self.headers.push(("x-amz-trailer", Cow::Borrowed(algorithm.header())));
+                self.trailer = Some((*algorithm, std::sync::Arc::clone(cell)));
+            }
+        }
+        self
     }
 
     pub(crate) fn query(mut self, query: Vec<(&'a str, Cow<'a, str>)>) -> Self {
@@ -137,11 +175,17 @@ impl S3Storage {
         let retry = self.inner.retry;
         let timing = Timing::start(self.inner.idle_timeout, self.inner.timeout);
         let replayable = call.body.is_none_or(Body::is_replayable);
-        let payload_hash = call.body.and_then(|b| b.as_bytes()).filter(|_| self.inner.sign_payloads).map(|bytes| {
-            use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(bytes))
-        });
-        let body_len = call.body.map_or(0, Body::len);
+        let payload_hash = match &call.trailer {
+            Some(_) => Some(STREAMING_TRAILER.to_owned()),
+            None => call.body.and_then(|b| b.as_bytes()).filter(|_| self.inner.sign_payloads).map(|bytes| {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(bytes))
+            }),
+        };
+        let body_len = match (&call.trailer, call.body) {
+            (Some((algorithm, _)), Some(body)) => encoded_len(body.len(), *algorithm),
+            (_, body) => body.map_or(0, Body::len),
+        };
         let mut attempt: u32 = 0;
         let mut clock_corrected = false;
         let mut credentials_renewed = false;
@@ -166,9 +210,17 @@ impl S3Storage {
             }
             let progress = Progress::start(body_len);
             if let Some(body) = call.body {
-                let sent = request_body(body, &progress)
-                    .await
-                    .map_err(|e| Error::Io { operation: call.operation, source: e })?;
+                let sent = match &call.trailer {
+                    None => request_body(body, &progress).await,
+                    Some((algorithm, cell)) => match body.for_attempt().await {
+                        Ok(chunks) => Ok(request_body_of(
+                            encode(chunks, body.len(), *algorithm, std::sync::Arc::clone(cell)),
+                            &progress,
+                        )),
+                        Err(e) => Err(e),
+                    },
+                }
+                .map_err(|e| Error::Io { operation: call.operation, source: e })?;
                 builder = builder.body(sent);
             }
 

@@ -102,6 +102,7 @@ pub struct S3Config {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) clock_skew: time::Duration,
     pub(crate) payload_signing: PayloadSigning,
+    pub(crate) checksum: Option<crate::checksum::ChecksumAlgorithm>,
     pub(crate) multipart_threshold: u64,
     pub(crate) part_size: u64,
     pub(crate) concurrency: usize,
@@ -146,6 +147,7 @@ impl S3Config {
             idle_timeout: Some(Duration::from_secs(60)),
             clock_skew: time::Duration::ZERO,
             payload_signing: PayloadSigning::Auto,
+            checksum: None,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: crate::multipart::DEFAULT_PART_SIZE,
             concurrency: DEFAULT_CONCURRENCY,
@@ -305,6 +307,14 @@ impl S3Config {
     /// by itself when a server answers `RequestTimeTooSkewed`.
     pub fn with_clock_skew(mut self, skew: time::Duration) -> Self {
         self.clock_skew = skew;
+        self
+    }
+
+    /// A checksum every upload through this backend carries unless its options name another
+    /// ([`PutOptions::with_checksum`](crate::PutOptions::with_checksum)): computed from the bytes as
+    /// they are sent and verified by the bucket, which refuses altered bytes. Off by default.
+    pub fn with_checksum(mut self, algorithm: crate::checksum::ChecksumAlgorithm) -> Self {
+        self.checksum = Some(algorithm);
         self
     }
 

@@ -13,11 +13,13 @@ mod config_env;
 mod copy;
 mod cors;
 mod credentials_cache;
+mod integrity;
 mod listing;
 mod multipart;
 mod objects;
 mod post;
 mod retry;
+mod trailer;
 mod transport;
 
 use std::fmt;
@@ -80,6 +82,8 @@ struct Inner {
     copy_part_size: u64,
     /// Whether in-memory upload bodies are hashed and signed.
     sign_payloads: bool,
+    /// The checksum uploads carry unless their options name one.
+    checksum: Option<crate::checksum::ChecksumAlgorithm>,
     /// Milliseconds to add to this machine's clock, learnt from the server when it said the request
     /// time was too skewed.
     skew_ms: AtomicI64,
@@ -146,6 +150,7 @@ impl S3Storage {
             idle_timeout: config.idle_timeout,
             timeout: config.timeout,
             sign_payloads,
+            checksum: config.checksum,
             skew_ms: AtomicI64::new(skew_ms),
         };
         Ok(Self { inner: Arc::new(inner) })

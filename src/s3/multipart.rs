@@ -3,15 +3,18 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use super::S3Storage;
 use super::client::Call;
+use super::integrity;
 use super::listing::{Page, listed_key, paged};
 use super::objects::write_refused;
+use super::trailer::ChecksumSending;
+use super::{Platform, S3Storage};
 use crate::body::Body;
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType, StoredChecksum};
 use crate::sigv4::Method;
 use crate::storage::multipart::{
-    CompletedPart, MultipartError, MultipartUpload, MultipartUploadInfo, PartNumber, UploadId, UploadPart,
-    UploadedPart, check_part_list,
+    CompletedPart, MultipartError, MultipartUpload, MultipartUploadInfo, PartNumber, UploadChecksum, UploadId,
+    UploadPart, UploadedPart, check_part_list,
 };
 use crate::storage::{
     CompleteOptions, GetOptions, Listing, PartOptions, PresignedRequest, PutObjectOutput, PutOptions,
@@ -39,12 +42,28 @@ fn document(operation: &'static str, body: &[u8], expected: &str) -> Result<xml:
 impl S3Storage {
     pub(crate) async fn create_upload(&self, key: &str, options: &PutOptions) -> Result<MultipartUpload> {
         self.check_upload(options, None)?;
-        let headers: Vec<(&str, Cow<'_, str>)> = options
+        let checksum = match options.checksum() {
+            Some(algorithm) => {
+                let kind = options.checksum_type().unwrap_or(match self.inner.platform {
+                    // R2 takes CRC32 and CRC32C as composite only.
+                    Platform::R2 if algorithm != ChecksumAlgorithm::Crc64Nvme => ChecksumType::Composite,
+                    _ => algorithm.default_type(),
+                });
+                integrity::check(self.inner.platform, &options.clone().with_checksum(algorithm), Some(kind))?;
+                Some(UploadChecksum::new(algorithm, kind)?)
+            }
+            None => None,
+        };
+        let mut headers: Vec<(&str, Cow<'_, str>)> = options
             .headers()
             .iter()
             .filter(|(k, _)| k != "content-length")
             .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
             .collect();
+        if let Some(checksum) = &checksum {
+            headers.push(("x-amz-checksum-algorithm", Cow::Borrowed(checksum.algorithm.as_str())));
+            headers.push(("x-amz-checksum-type", Cow::Borrowed(checksum.kind.as_str())));
+        }
         let call = Call::new("CreateMultipartUpload", Method::Post, Some(key))
             .query(vec![("uploads", Cow::Borrowed(""))])
             .headers(headers)
@@ -54,7 +73,43 @@ impl S3Storage {
         let id =
             root.text_of("UploadId").ok_or_else(|| invalid("CreateMultipartUpload", "the answer has no UploadId"))?;
         let upload_id = UploadId::new(id.trim()).map_err(|e| invalid("CreateMultipartUpload", e.to_string()))?;
-        Ok(MultipartUpload::new(key, upload_id))
+        let upload = MultipartUpload::new(key, upload_id);
+        Ok(match checksum {
+            Some(checksum) => upload.with_checksum(checksum),
+            None => upload,
+        })
+    }
+
+    /// The checksum a part of `upload` carries: the value given (which must be of the upload's
+    /// algorithm), else one computed from the bytes, for an upload created with a checksum.
+    fn part_checksum(
+        upload: &MultipartUpload,
+        body: Option<&Body>,
+        value: Option<&Checksum>,
+    ) -> Result<ChecksumSending> {
+        match (&upload.checksum, value) {
+            (None, None) => Ok(ChecksumSending::None),
+            (None, Some(value)) => Err(Error::Config(format!(
+                "a part's {} checksum was given, but the upload was created without one; create it with \
+                 PutOptions::with_checksum({})",
+                value.algorithm(),
+                value.algorithm()
+            ))),
+            (Some(declared), Some(value)) if value.algorithm() != declared.algorithm => Err(Error::Config(format!(
+                "a part's checksum is {}, but the upload was created with {}",
+                value.algorithm(),
+                declared.algorithm
+            ))),
+            (Some(_), Some(value)) => Ok(ChecksumSending::Header(*value)),
+            (Some(declared), None) => match body {
+                Some(body) => Ok(ChecksumSending::plan(body, Some(declared.algorithm), None)),
+                None => Err(Error::Config(format!(
+                    "the upload was created with a {} checksum: a part URL must sign the part's value \
+                     (PartOptions::with_checksum_value)",
+                    declared.algorithm
+                ))),
+            },
+        }
     }
 
     fn check_part_size(&self, size: u64) -> Result<()> {
@@ -77,7 +132,12 @@ impl S3Storage {
         if let Some(size) = options.content_length() {
             self.check_part_size(size)?;
         }
-        let headers: Vec<(&str, &str)> = length.iter().map(|len| ("content-length", len.as_str())).collect();
+        let checksum = match Self::part_checksum(part.upload, None, options.checksum_value())? {
+            ChecksumSending::Header(value) => Some(value.header()),
+            _ => None,
+        };
+        let mut headers: Vec<(&str, &str)> = length.iter().map(|len| ("content-length", len.as_str())).collect();
+        headers.extend(checksum.as_ref().map(|(name, value)| (*name, value.as_str())));
         let number = part.number.get().to_string();
         let upload = part.upload;
         let query = [("partNumber", number.as_str()), ("uploadId", upload.upload_id.as_str())];
@@ -87,16 +147,23 @@ impl S3Storage {
     pub(crate) async fn put_part(&self, part: UploadPart<'_>, body: Body) -> Result<CompletedPart> {
         self.check_part_size(body.len())?;
         let (upload, number) = (part.upload, part.number.get().to_string());
+        let sending = Self::part_checksum(upload, Some(&body), None)?;
         let call = Call::new("UploadPart", Method::Put, Some(&upload.key))
             .query(vec![
                 ("partNumber", Cow::Borrowed(number.as_str())),
                 ("uploadId", Cow::Borrowed(upload.upload_id.as_str())),
             ])
             .headers(vec![("content-length", Cow::Owned(body.len().to_string()))])
-            .body(&body);
-        let answer = self.execute(&call).await?;
+            .body(&body)
+            .checksum(&sending);
+        let answer =
+            self.execute(&call).await.map_err(|e| integrity::refused("UploadPart", sending.algorithm(), None, e))?;
         let etag = answer.header("etag").ok_or_else(|| invalid("UploadPart", "the answer has no ETag"))?;
-        Ok(CompletedPart::new(part.number, etag))
+        let done = CompletedPart::new(part.number, etag);
+        Ok(match sending.value() {
+            Some(checksum) => done.with_checksum(checksum),
+            None => done,
+        })
     }
 
     pub(crate) fn parts_of<'a>(&'a self, upload: &'a MultipartUpload) -> Listing<'a, UploadedPart> {
@@ -139,6 +206,9 @@ impl S3Storage {
             let mut listed = UploadedPart::new(number, size);
             listed.etag = part.text_of("ETag").map(str::to_owned).filter(|e| !e.is_empty());
             listed.last_modified = part.text_of("LastModified").and_then(dates::parse_iso8601);
+            listed.checksum = ChecksumAlgorithm::ALL
+                .into_iter()
+                .find_map(|algorithm| Checksum::from_base64(algorithm, part.text_of(algorithm.element())?).ok());
             entries.push(listed);
         }
         entries.sort_by_key(|p: &UploadedPart| p.number);
@@ -162,17 +232,42 @@ impl S3Storage {
         options: &CompleteOptions,
     ) -> Result<PutObjectOutput> {
         check_part_list(parts)?;
+        if let Some(declared) = &upload.checksum
+            && let Some(part) = parts.iter().find(|p| p.checksum.is_none_or(|c| c.algorithm() != declared.algorithm))
+        {
+            return Err(Error::Config(format!(
+                "the upload was created with a {} checksum, and part {} has {}: every part names its checksum at \
+                 completion",
+                declared.algorithm,
+                part.number,
+                part.checksum.map_or_else(|| "none".to_owned(), |c| c.algorithm().to_string())
+            )));
+        }
+        if let Some(whole) = options.checksum_value()
+            && upload.checksum.is_none_or(|d| d.kind != ChecksumType::FullObject || d.algorithm != whole.algorithm())
+        {
+            return Err(Error::Config(format!(
+                "a whole-object {} checksum was given, but the upload was not created with a full-object {} checksum",
+                whole.algorithm(),
+                whole.algorithm()
+            )));
+        }
         if self.inner.transfer.limits.equal_parts() {
             self.check_even_parts(upload, parts).await?;
         }
-        let mut document = String::with_capacity(64 + parts.len() * 96);
+        let mut document = String::with_capacity(64 + parts.len() * 128);
         document.push_str("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
         for part in parts {
             document.push_str("<Part><PartNumber>");
             document.push_str(&part.number.to_string());
             document.push_str("</PartNumber><ETag>");
             document.push_str(&xml::escape(&part.etag));
-            document.push_str("</ETag></Part>");
+            document.push_str("</ETag>");
+            if let Some(checksum) = &part.checksum {
+                let element = checksum.algorithm().element();
+                document.push_str(&format!("<{element}>{}</{element}>", checksum.to_base64()));
+            }
+            document.push_str("</Part>");
         }
         document.push_str("</CompleteMultipartUpload>");
         let body = Body::from(document);
@@ -181,6 +276,11 @@ impl S3Storage {
             ("content-length", Cow::Owned(body.len().to_string())),
         ];
         headers.extend(options.mode().header().map(|(k, v)| (k, Cow::Borrowed(v))));
+        if let (Some(declared), Some(whole)) = (&upload.checksum, options.checksum_value()) {
+            let (name, value) = whole.header();
+            headers.push((name, Cow::Owned(value)));
+            headers.push(("x-amz-checksum-type", Cow::Borrowed(declared.kind.as_str())));
+        }
         let call = Call::new("CompleteMultipartUpload", Method::Post, Some(&upload.key))
             .query(vec![("uploadId", Cow::Borrowed(upload.upload_id.as_str()))])
             .headers(headers)
@@ -196,7 +296,13 @@ impl S3Storage {
             },
         };
         let root = self::document("CompleteMultipartUpload", answer.body(), "CompleteMultipartUploadResult")?;
-        Ok(PutObjectOutput::new(root.text_of("ETag").map(str::to_owned).or_else(|| answer.header("etag"))))
+        let etag = root.text_of("ETag").map(str::to_owned).or_else(|| answer.header("etag"));
+        let checksum = upload.checksum.and_then(|declared| {
+            let kind = root.text_of("ChecksumType").or(Some(declared.kind.as_str()));
+            let written = root.text_of(declared.algorithm.element())?;
+            StoredChecksum::parse(declared.algorithm, written, kind).ok()
+        });
+        Ok(PutObjectOutput::new(etag).with_checksum(checksum))
     }
 
     /// After a failed CompleteMultipartUpload: the upload's object when the key holds exactly it, known

@@ -4,8 +4,11 @@
 use std::borrow::Cow;
 
 use super::client::Call;
+use super::integrity;
+use super::trailer::ChecksumSending;
 use super::{Platform, S3Storage};
 use crate::body::Body;
+use crate::checksum::StoredChecksum;
 use crate::multipart::upload::put_in_parts;
 use crate::sigv4::Method;
 use crate::storage::{GetObjectOutput, GetOptions, ObjectMeta, PutMode, PutObjectOutput, PutOptions};
@@ -39,6 +42,15 @@ fn read_refused(operation: &'static str, options: &GetOptions, error: Error) -> 
 
 impl S3Storage {
     pub(super) async fn put(&self, key: &str, body: Body, options: &PutOptions) -> Result<PutObjectOutput> {
+        // The backend's checksum, unless the options name one.
+        let defaulted;
+        let options = match self.inner.checksum {
+            Some(algorithm) if options.checksum().is_none() => {
+                defaulted = options.clone().with_checksum(algorithm);
+                &defaulted
+            }
+            _ => options,
+        };
         if let Some(declared) = options.header("content-length")
             && declared.parse::<u64>().ok() != Some(body.len())
         {
@@ -56,6 +68,7 @@ impl S3Storage {
             return put_in_parts(self, key, body, options, &self.inner.transfer).await;
         }
         self.check_upload(options, Some(body.len()))?;
+        integrity::check(self.inner.platform, options, None)?;
         let mut headers: Vec<(&str, Cow<'_, str>)> = options
             .headers()
             .iter()
@@ -64,13 +77,24 @@ impl S3Storage {
             .collect();
         headers.push(("content-length", Cow::Owned(body.len().to_string())));
         headers.extend(options.mode().header().map(|(k, v)| (k, Cow::Borrowed(v))));
-        let call = Call::new("PutObject", Method::Put, Some(key)).headers(headers).body(&body);
-        let answer = self.execute(&call).await.map_err(|e| write_refused("PutObject", options.mode(), e))?;
-        Ok(PutObjectOutput::new(answer.header("etag")))
+        let sending = ChecksumSending::plan(&body, options.checksum(), options.checksum_value());
+        let call = Call::new("PutObject", Method::Put, Some(key)).headers(headers).body(&body).checksum(&sending);
+        let expected = options.checksum_value().map(ToString::to_string);
+        let answer = self.execute(&call).await.map_err(|e| {
+            integrity::refused(
+                "PutObject",
+                sending.algorithm(),
+                expected,
+                write_refused("PutObject", options.mode(), e),
+            )
+        })?;
+        let checksum = integrity::stored(&answer.headers, sending.algorithm())
+            .or_else(|| sending.value().map(StoredChecksum::full_object));
+        Ok(PutObjectOutput::new(answer.header("etag")).with_checksum(checksum))
     }
 
     pub(super) async fn head(&self, key: &str, options: &GetOptions) -> Result<Option<ObjectMeta>> {
-        let headers = options.headers();
+        let headers = read_headers(options);
         let call = Call::new("HeadObject", Method::Head, Some(key))
             .query(options.query().into_iter().map(|(k, v)| (k, Cow::Borrowed(v))).collect())
             .headers(headers.iter().map(|(k, v)| (*k, Cow::Borrowed(v.as_str()))).collect())
@@ -83,7 +107,7 @@ impl S3Storage {
     }
 
     pub(super) async fn get(&self, key: &str, options: &GetOptions) -> Result<Option<GetObjectOutput>> {
-        let headers = options.headers();
+        let headers = read_headers(options);
         let call = Call::new("GetObject", Method::Get, Some(key))
             .query(options.query().into_iter().map(|(k, v)| (k, Cow::Borrowed(v))).collect())
             .headers(headers.iter().map(|(k, v)| (*k, Cow::Borrowed(v.as_str()))).collect());
@@ -109,6 +133,15 @@ impl S3Storage {
     }
 }
 
+/// The headers of a read: its options', and the ask for the stored checksum.
+fn read_headers(options: &GetOptions) -> Vec<(&'static str, String)> {
+    let mut headers = options.headers();
+    if options.checksum_mode() {
+        headers.push(("x-amz-checksum-mode", "ENABLED".to_owned()));
+    }
+    headers
+}
+
 /// Object metadata from the headers of a HEAD or GET response.
 pub(super) fn meta_from_headers(
     key: &str,
@@ -130,6 +163,7 @@ pub(super) fn meta_from_headers(
     meta.cache_control = text("cache-control");
     meta.content_disposition = text("content-disposition");
     meta.content_encoding = text("content-encoding");
+    meta.checksum = integrity::stored(headers, None);
     for (name, value) in headers {
         if let (Some(meta_name), Ok(value)) = (name.as_str().strip_prefix("x-amz-meta-"), value.to_str()) {
             meta.metadata.insert(meta_name.to_owned(), value.to_owned());

@@ -35,14 +35,22 @@ use crate::body::Body;
 
 /// `body` for one attempt, as reqwest sends it: each chunk the connection takes is progress.
 pub(crate) async fn request_body(body: &Body, progress: &Progress) -> io::Result<reqwest::Body> {
+    Ok(request_body_of(body.for_attempt().await?, progress))
+}
+
+/// `chunks` as reqwest sends them: each chunk the connection takes is progress.
+pub(crate) fn request_body_of(
+    chunks: impl futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static,
+    progress: &Progress,
+) -> reqwest::Body {
     let progress = progress.clone();
-    let chunks = body.for_attempt().await?.map(move |chunk| {
+    let chunks = chunks.map(move |chunk| {
         if let Ok(chunk) = &chunk {
             progress.advance(chunk.len() as u64);
         }
         chunk
     });
-    Ok(reqwest::Body::wrap_stream(chunks))
+    reqwest::Body::wrap_stream(chunks)
 }
 
 /// The most an operating system is taken to buffer for sending once the body is handed over, and the

@@ -6,6 +6,8 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumError, ChecksumType};
+
 /// A part number: 1 to 10,000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -128,13 +130,51 @@ pub struct MultipartUpload {
     pub key: String,
     /// The server's id of the upload.
     pub upload_id: UploadId,
+    /// The checksum it was created with, if any: every part sends its own, and completion names
+    /// them.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub checksum: Option<UploadChecksum>,
+}
+
+/// The checksum a multipart upload was created with: its algorithm and how the object's value is
+/// made from the parts'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct UploadChecksum {
+    /// The algorithm.
+    pub algorithm: ChecksumAlgorithm,
+    /// The type.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
+    pub kind: ChecksumType,
+}
+
+impl UploadChecksum {
+    /// `algorithm` with `kind`.
+    ///
+    /// # Errors
+    ///
+    /// [`ChecksumError::InvalidType`] for a pair S3 does not take (CRC64NVME composite, SHA
+    /// full-object).
+    pub fn new(algorithm: ChecksumAlgorithm, kind: ChecksumType) -> Result<Self, ChecksumError> {
+        if !algorithm.allows(kind) {
+            return Err(ChecksumError::InvalidType { algorithm, kind });
+        }
+        Ok(Self { algorithm, kind })
+    }
 }
 
 impl MultipartUpload {
-    /// The upload `upload_id` of `key`.
+    /// The upload `upload_id` of `key` (created without a checksum).
     #[must_use]
     pub fn new(key: impl Into<String>, upload_id: UploadId) -> Self {
-        Self { key: key.into(), upload_id }
+        Self { key: key.into(), upload_id, checksum: None }
+    }
+
+    /// The same upload, created with `checksum`.
+    #[must_use]
+    pub fn with_checksum(mut self, checksum: UploadChecksum) -> Self {
+        self.checksum = Some(checksum);
+        self
     }
 
     /// Part `number` of this upload: what the part requests of [`Storage`](super::Storage) address.
@@ -170,13 +210,23 @@ pub struct CompletedPart {
     pub number: PartNumber,
     /// The part's ETag, as the server answered it (quotes included when it sent them).
     pub etag: String,
+    /// The part's checksum, for an upload created with one.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub checksum: Option<Checksum>,
 }
 
 impl CompletedPart {
     /// Part `number` with `etag`.
     #[must_use]
     pub fn new(number: PartNumber, etag: impl Into<String>) -> Self {
-        Self { number, etag: etag.into() }
+        Self { number, etag: etag.into(), checksum: None }
+    }
+
+    /// The same part, with its checksum.
+    #[must_use]
+    pub fn with_checksum(mut self, checksum: Checksum) -> Self {
+        self.checksum = Some(checksum);
+        self
     }
 }
 
@@ -194,13 +244,15 @@ pub struct UploadedPart {
     /// When it was stored.
     #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
     pub last_modified: Option<OffsetDateTime>,
+    /// Its checksum, for an upload created with one (if the server lists it).
+    pub checksum: Option<Checksum>,
 }
 
 impl UploadedPart {
-    /// Part `number` of `size` bytes, without ETag or date.
+    /// Part `number` of `size` bytes, without ETag, date or checksum.
     #[must_use]
     pub fn new(number: PartNumber, size: u64) -> Self {
-        Self { number, etag: None, size, last_modified: None }
+        Self { number, etag: None, size, last_modified: None, checksum: None }
     }
 }
 

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::Result;
 use crate::body::ObjectBody;
+use crate::checksum::StoredChecksum;
 
 /// What S3 knows about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,9 @@ pub struct ObjectMeta {
     pub content_encoding: Option<String>,
     /// User metadata (`x-amz-meta-*`), names lowercased without the prefix.
     pub metadata: BTreeMap<String, String>,
+    /// The checksum the bucket keeps for the object, when asked for
+    /// ([`GetOptions::with_checksum_mode`](super::GetOptions::with_checksum_mode)) and there is one.
+    pub checksum: Option<StoredChecksum>,
 }
 
 impl ObjectMeta {
@@ -54,6 +58,7 @@ impl ObjectMeta {
             content_disposition: None,
             content_encoding: None,
             metadata: BTreeMap::new(),
+            checksum: None,
         }
     }
 }
@@ -64,13 +69,22 @@ impl ObjectMeta {
 pub struct PutObjectOutput {
     /// The new object's `ETag`.
     pub etag: Option<String>,
+    /// The checksum the bucket verified and keeps, for a write made with one.
+    pub checksum: Option<StoredChecksum>,
 }
 
 impl PutObjectOutput {
     /// The result of a write that stored an object with `etag`.
     #[must_use]
     pub fn new(etag: Option<String>) -> Self {
-        Self { etag }
+        Self { etag, checksum: None }
+    }
+
+    /// The same, with the checksum the bucket verified.
+    #[must_use]
+    pub fn with_checksum(mut self, checksum: Option<StoredChecksum>) -> Self {
+        self.checksum = checksum;
+        self
     }
 }
 

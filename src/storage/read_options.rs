@@ -15,6 +15,7 @@ pub struct GetOptions {
     response_content_disposition: Option<String>,
     response_content_type: Option<String>,
     response_cache_control: Option<String>,
+    checksum_mode: bool,
 }
 
 impl GetOptions {
@@ -117,6 +118,23 @@ impl GetOptions {
             headers.push(("if-none-match", etag.clone()));
         }
         headers
+    }
+
+    /// Ask for the checksum the bucket keeps (`x-amz-checksum-mode: ENABLED`): a HEAD returns it in
+    /// [`ObjectMeta::checksum`](super::ObjectMeta::checksum), and a GET of the whole object also
+    /// checks the body against it while it streams, failing at the end with
+    /// [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch) when it differs. (A composite
+    /// checksum, of a multipart upload's parts, cannot be checked against the whole body: it is
+    /// returned, not checked.)
+    pub fn with_checksum_mode(mut self, enabled: bool) -> Self {
+        self.checksum_mode = enabled;
+        self
+    }
+
+    /// Whether the bucket's checksum is asked for (and a whole GET checked against it).
+    #[must_use]
+    pub fn checksum_mode(&self) -> bool {
+        self.checksum_mode
     }
 
     /// The query parameters of the overrides.

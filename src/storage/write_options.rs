@@ -5,6 +5,8 @@
 
 use std::ops::Range;
 
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
+
 /// Whether a write may replace what is at its key: always, never, or only one version of it.
 ///
 /// A condition is checked by the storage itself, at the moment of the write: two writers racing for
@@ -65,6 +67,9 @@ impl PutMode {
 pub struct PutOptions {
     headers: Vec<(String, String)>,
     mode: PutMode,
+    checksum: Option<ChecksumAlgorithm>,
+    checksum_value: Option<Checksum>,
+    checksum_type: Option<ChecksumType>,
 }
 
 impl PutOptions {
@@ -146,6 +151,51 @@ impl PutOptions {
     pub fn with_mode(mut self, mode: PutMode) -> Self {
         self.mode = mode;
         self
+    }
+
+    /// A checksum the bucket verifies, computed by stowage from the bytes as they are sent
+    /// (`x-amz-checksum-<algorithm>`; after the bytes, as S3's streaming trailer, for a stream or a
+    /// file). A multipart upload declares it when it is created, and every part sends its own. Bytes
+    /// altered on the way are refused by the bucket ([`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch)),
+    /// and nothing is stored. (Not for presigned requests: nothing there computes it; give the value
+    /// with [`with_checksum_value`](Self::with_checksum_value).)
+    pub fn with_checksum(mut self, algorithm: ChecksumAlgorithm) -> Self {
+        self.checksum = Some(algorithm);
+        self
+    }
+
+    /// The checksum the bytes must have (the browser's own, say), sent and signed as a header: the
+    /// bucket refuses any other bytes. On a presigned PUT it is among the headers the client must
+    /// send.
+    pub fn with_checksum_value(mut self, checksum: Checksum) -> Self {
+        self.checksum = Some(checksum.algorithm());
+        self.checksum_value = Some(checksum);
+        self
+    }
+
+    /// How a multipart upload's checksum is made from its parts (default: the algorithm's
+    /// [`default_type`](ChecksumAlgorithm::default_type)).
+    pub fn with_checksum_type(mut self, kind: ChecksumType) -> Self {
+        self.checksum_type = Some(kind);
+        self
+    }
+
+    /// The checksum algorithm, if any.
+    #[must_use]
+    pub fn checksum(&self) -> Option<ChecksumAlgorithm> {
+        self.checksum
+    }
+
+    /// The checksum value the bytes must have, if given.
+    #[must_use]
+    pub fn checksum_value(&self) -> Option<&Checksum> {
+        self.checksum_value.as_ref()
+    }
+
+    /// The multipart checksum type, if set.
+    #[must_use]
+    pub fn checksum_type(&self) -> Option<ChecksumType> {
+        self.checksum_type
     }
 
     /// The headers the object is stored with, lowercase names, in the order set (the mode's
@@ -293,6 +343,7 @@ impl CopySource {
 #[must_use]
 pub struct PartOptions {
     content_length: Option<u64>,
+    checksum: Option<Checksum>,
 }
 
 impl PartOptions {
@@ -312,6 +363,19 @@ impl PartOptions {
     pub fn content_length(&self) -> Option<u64> {
         self.content_length
     }
+
+    /// Sign the part's checksum as a header: the bucket refuses any other bytes. The upload must
+    /// have been created with this algorithm ([`PutOptions::with_checksum`]).
+    pub fn with_checksum_value(mut self, checksum: Checksum) -> Self {
+        self.checksum = Some(checksum);
+        self
+    }
+
+    /// The checksum signed, if any.
+    #[must_use]
+    pub fn checksum_value(&self) -> Option<&Checksum> {
+        self.checksum.as_ref()
+    }
 }
 
 /// Options of [`Storage::complete_multipart_upload`](super::Storage::complete_multipart_upload).
@@ -319,6 +383,7 @@ impl PartOptions {
 #[must_use]
 pub struct CompleteOptions {
     mode: PutMode,
+    checksum: Option<Checksum>,
 }
 
 impl CompleteOptions {
@@ -338,6 +403,19 @@ impl CompleteOptions {
     #[must_use]
     pub fn mode(&self) -> &PutMode {
         &self.mode
+    }
+
+    /// The full-object checksum the whole object must have (of an upload created with a
+    /// full-object checksum): the bucket refuses the completion otherwise.
+    pub fn with_checksum_value(mut self, checksum: Checksum) -> Self {
+        self.checksum = Some(checksum);
+        self
+    }
+
+    /// The whole object's checksum, if given.
+    #[must_use]
+    pub fn checksum_value(&self) -> Option<&Checksum> {
+        self.checksum.as_ref()
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Fault {
     StallBodyAfter(u64),
     /// Hold the request: signal `arrived`, wait for `go`, then forward it.
     Gate { arrived: Arc<tokio::sync::Notify>, go: Arc<tokio::sync::Notify> },
+    /// Forward, with the body byte at this offset flipped (as a bad NIC or a broken middlebox does).
+    FlipByte(u64),
 }
 
 /// A request as the plan sees it.
@@ -270,7 +272,8 @@ async fn serve(mut client: TcpStream, upstream: &str, plan: &Plan, counter: &Ato
                 _ => body_len,
             };
             let rate = if let Fault::Throttle(rate) = fault { Some(rate) } else { None };
-            let sent = copy_body(&mut client, &mut server, early, body_len.min(limit), rate).await;
+            let flip = if let Fault::FlipByte(at) = fault { Some(at) } else { None };
+            let sent = copy_body(&mut client, &mut server, early, body_len.min(limit), rate, flip).await;
             match fault {
                 Fault::ResetAfterBody(_) => {
                     record(0);
@@ -297,8 +300,15 @@ async fn serve(mut client: TcpStream, upstream: &str, plan: &Plan, counter: &Ato
 }
 
 /// Copies up to `len` body bytes from client to server (`early` first), at `rate` bytes per second
-/// when given. Returns how many went through.
-async fn copy_body(client: &mut TcpStream, server: &mut TcpStream, early: Vec<u8>, len: u64, rate: Option<u64>) -> u64 {
+/// when given, the byte at offset `flip` inverted. Returns how many went through.
+async fn copy_body(
+    client: &mut TcpStream,
+    server: &mut TcpStream,
+    early: Vec<u8>,
+    len: u64,
+    rate: Option<u64>,
+    flip: Option<u64>,
+) -> u64 {
     let started = Instant::now();
     let mut sent = 0u64;
     let mut pending = early;
@@ -306,6 +316,11 @@ async fn copy_body(client: &mut TcpStream, server: &mut TcpStream, early: Vec<u8
     loop {
         let take = usize::try_from(len - sent).unwrap_or(usize::MAX).min(pending.len());
         if take > 0 {
+            if let Some(at) = flip
+                && (sent..sent + take as u64).contains(&at)
+            {
+                pending[usize::try_from(at - sent).unwrap_or(0)] ^= 0xff;
+            }
             if server.write_all(&pending[..take]).await.is_err() {
                 return sent;
             }

@@ -1,0 +1,340 @@
+//! End-to-end integrity on s3s-fs and Garage: checksums computed while the bytes stream, verified by
+//! the bucket itself, checked against an implementation nobody here wrote (Python's `zlib` and
+//! `hashlib`, and `awscrt`, the AWS SDKs' own), bytes flipped on the way refused with nothing
+//! stored, and downloads checked as they stream.
+
+#![cfg(feature = "testing")]
+
+mod support;
+
+use std::sync::Arc;
+
+use stowage::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
+use stowage::{Body, Error, GetOptions, PutOptions, S3Storage, Storage};
+use support::proxy::{Fault, Proxy, Seen};
+use support::servers::Server;
+use support::{Tally, on_each_server};
+
+const MIB: usize = 1024 * 1024;
+
+/// s3s-fs 0.14 writes an upload's bytes before it checks their checksum, and leaves them at the key
+/// when it refuses them (its `put_object`: `file_writer.done()` before the comparison). Amazon S3,
+/// R2 and Garage check first and store nothing.
+fn keeps_refused_bytes(server: &Server) -> bool {
+    server.name == "s3s-fs"
+}
+
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
+/// What Python computes for `bytes`: `zlib.crc32`, `awscrt.checksums.crc32c` and `crc64nvme`,
+/// `hashlib.sha1` and `sha256`, big-endian, in base64 — as S3 writes them.
+fn reference(algorithm: ChecksumAlgorithm, bytes: &[u8]) -> String {
+    let dir = support::servers::TempDir::new("reference");
+    let path = dir.0.join("data");
+    std::fs::write(&path, bytes).expect("write");
+    let script = r#"
+import base64, hashlib, sys, zlib
+from awscrt import checksums
+data = open(sys.argv[2], "rb").read()
+algorithm = sys.argv[1]
+if algorithm == "CRC32": digest = zlib.crc32(data).to_bytes(4, "big")
+elif algorithm == "CRC32C": digest = checksums.crc32c(data).to_bytes(4, "big")
+elif algorithm == "CRC64NVME": digest = checksums.crc64nvme(data).to_bytes(8, "big")
+elif algorithm == "SHA1": digest = hashlib.sha1(data).digest()
+else: digest = hashlib.sha256(data).digest()
+print(base64.b64encode(digest).decode())
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, algorithm.as_str()])
+        .arg(&path)
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn reference_available() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import awscrt.checksums, zlib, hashlib"])
+        .status()
+        .is_ok_and(|s| s.success());
+    support::available("awscrt", ok, "python3 -m pip install awscrt")
+}
+
+async fn stored(direct: &S3Storage, key: &str) -> Option<Vec<u8>> {
+    let object = direct.get_object(key, &GetOptions::new()).await.expect("get")?;
+    Some(object.bytes().await.expect("body").to_vec())
+}
+
+/// A single PUT of each algorithm, from memory (a header), a stream and a file (a trailer): the
+/// value stowage computed is Python's, the bucket verified it, and a HEAD returns it.
+async fn single_puts(server: &Server, storage: &S3Storage, tally: &mut Tally) {
+    let bytes = data(200_003, 1);
+    let dir = support::servers::TempDir::new("integrity-file");
+    let path = dir.0.join("file.bin");
+    std::fs::write(&path, &bytes).expect("write");
+    for algorithm in ChecksumAlgorithm::ALL {
+        let expected = reference(algorithm, &bytes);
+        assert_eq!(ChecksumHasher::of(algorithm, &bytes).to_base64(), expected, "{algorithm}");
+        let bodies = [
+            ("memory", Body::from(bytes.clone())),
+            (
+                "stream",
+                Body::from_stream(
+                    futures_util::stream::iter(
+                        bytes
+                            .chunks(7_001)
+                            .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                            .collect::<Vec<_>>(),
+                    ),
+                    bytes.len() as u64,
+                ),
+            ),
+            ("file", Body::from_file(&path).await.expect("file")),
+        ];
+        for (kind, body) in bodies {
+            let key = format!("integrity/{algorithm}-{kind}.bin");
+            let options = PutOptions::new().with_checksum(algorithm);
+            let out =
+                storage.put_object(&key, body, &options).await.unwrap_or_else(|e| panic!("{algorithm} {kind}: {e}"));
+            let checksum = out.checksum.unwrap_or_else(|| panic!("{algorithm} {kind}: no checksum returned"));
+            assert_eq!(checksum.checksum.to_base64(), expected, "{}: {algorithm} {kind}", server.name);
+            let meta = storage
+                .head_object(&key, &GetOptions::new().with_checksum_mode(true))
+                .await
+                .expect("head")
+                .expect("stored");
+            assert_eq!(
+                meta.checksum.map(|c| c.checksum.to_base64()),
+                Some(expected.clone()),
+                "{algorithm} {kind}: HEAD"
+            );
+            assert_eq!(stored(storage, &key).await.as_deref(), Some(bytes.as_slice()));
+            storage.delete_object(&key).await.expect("clean");
+        }
+    }
+    tally.pass("single PUTs of every algorithm, from memory, a stream and a file: Python's value, kept by the bucket");
+}
+
+/// A value given beforehand that is not the bytes': the bucket refuses, nothing is stored.
+async fn wrong_values(server: &Server, storage: &S3Storage, tally: &mut Tally) {
+    let bytes = data(10_000, 2);
+    for algorithm in ChecksumAlgorithm::ALL {
+        let wrong = ChecksumHasher::of(algorithm, b"some other bytes");
+        let key = format!("integrity/wrong-{algorithm}.bin");
+        let options = PutOptions::new().with_checksum_value(wrong);
+        let error = storage.put_object(&key, Body::from(bytes.clone()), &options).await.expect_err("refused");
+        assert!(
+            matches!(&error, Error::ChecksumMismatch { algorithm: a, download: false, .. } if *a == algorithm),
+            "{algorithm}: {error:?}"
+        );
+        assert!(!error.is_retryable());
+        let kept = stored(storage, &key).await;
+        if keeps_refused_bytes(server) {
+            assert_eq!(kept.as_deref(), Some(bytes.as_slice()), "{algorithm}: s3s-fs keeps what it refused");
+            storage.delete_object(&key).await.expect("clean");
+            tally.note("s3s-fs 0.14 leaves refused bytes at the key (it writes before it checks)");
+        } else {
+            assert!(kept.is_none(), "{algorithm}: nothing stored");
+        }
+    }
+    tally.pass("a wrong checksum given beforehand: ChecksumMismatch, not retried, nothing stored");
+}
+
+/// A byte flipped between stowage and the bucket: refused, typed, nothing stored — for a body in
+/// memory (the checksum a header) and a file (a trailer).
+async fn flipped_in_transit(server: &Server, direct: &S3Storage, tally: &mut Tally) {
+    let proxy = Proxy::start(
+        &server.endpoint,
+        |r: &Seen| {
+            if r.method == "PUT" { Fault::FlipByte(1_000) } else { Fault::Forward }
+        },
+    )
+    .await;
+    // Payloads unsigned, as over HTTPS: the checksum is what catches the flip (over plain HTTP a
+    // signed payload hash would too, on servers that check it).
+    let through = server
+        .config()
+        .with_endpoint(proxy.endpoint.as_str())
+        .with_payload_signing(stowage::PayloadSigning::Never)
+        .build()
+        .await
+        .expect("storage");
+    let bytes = data(100_000, 3);
+    let dir = support::servers::TempDir::new("integrity-flip");
+    let path = dir.0.join("file.bin");
+    std::fs::write(&path, &bytes).expect("write");
+    for algorithm in [ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Sha256] {
+        for (kind, body) in
+            [("memory", Body::from(bytes.clone())), ("file", Body::from_file(&path).await.expect("file"))]
+        {
+            let key = format!("integrity/flipped-{algorithm}-{kind}.bin");
+            let options = PutOptions::new().with_checksum(algorithm);
+            let error = through.put_object(&key, body, &options).await.expect_err("a flipped byte is refused");
+            assert!(matches!(error, Error::ChecksumMismatch { .. }), "{}: {algorithm} {kind}: {error:?}", server.name);
+            let kept = stored(direct, &key).await;
+            if keeps_refused_bytes(server) {
+                assert!(kept.is_some_and(|k| k != bytes), "{algorithm} {kind}: s3s-fs keeps what it refused");
+                direct.delete_object(&key).await.expect("clean");
+            } else {
+                assert!(kept.is_none(), "{algorithm} {kind}: nothing stored");
+            }
+        }
+    }
+    // The control: without a checksum, the flipped byte is stored.
+    let key = "integrity/flipped-unchecked.bin";
+    through.put_object(key, Body::from(bytes.clone()), &PutOptions::new()).await.expect("stored");
+    let kept = stored(direct, key).await.expect("stored");
+    assert_ne!(kept, bytes, "without a checksum the altered bytes are kept");
+    direct.delete_object(key).await.expect("clean");
+    tally.pass("a byte flipped on the way: refused by the bucket, typed, nothing stored (and kept without a checksum)");
+}
+
+/// s3s-fs 0.14 checks the checksum of a single PUT only: it ignores a multipart upload's algorithm,
+/// a part's checksum and the whole object's at completion (its `upload_part` and
+/// `complete_multipart_upload` read none). Garage checks them all.
+fn checks_parts(server: &Server) -> bool {
+    server.name != "s3s-fs"
+}
+
+/// What Python computes for a composite checksum: the checksum of the parts' digests, `-<parts>`.
+fn composite_reference(algorithm: ChecksumAlgorithm, bytes: &[u8], part: usize) -> String {
+    use base64::Engine;
+    let mut digests = Vec::new();
+    for chunk in bytes.chunks(part) {
+        let value = reference(algorithm, chunk);
+        digests.extend(base64::engine::general_purpose::STANDARD.decode(value).expect("base64"));
+    }
+    format!("{}-{}", reference(algorithm, &digests), bytes.len().div_ceil(part))
+}
+
+/// Uploads in parts (above the threshold) with each algorithm, from memory, a stream and a file:
+/// every part carries its checksum, the completion names them (and the whole object's, for a
+/// full-object type), and the value returned is Python's.
+async fn multipart_puts(server: &Server, tally: &mut Tally) {
+    let storage = server
+        .config()
+        .with_multipart_threshold(5 * MIB as u64)
+        .with_part_size(5 * MIB as u64)
+        .build()
+        .await
+        .expect("storage");
+    let bytes = data(11 * MIB + 17, 4);
+    let dir = support::servers::TempDir::new("integrity-parts");
+    let path = dir.0.join("file.bin");
+    std::fs::write(&path, &bytes).expect("write");
+    for algorithm in ChecksumAlgorithm::ALL {
+        let expected = match algorithm.default_type() {
+            stowage::checksum::ChecksumType::FullObject => reference(algorithm, &bytes),
+            _ => composite_reference(algorithm, &bytes, 5 * MIB),
+        };
+        let bodies = [
+            ("memory", Body::from(bytes.clone())),
+            (
+                "stream",
+                Body::from_stream(
+                    futures_util::stream::iter(
+                        bytes
+                            .chunks(300_001)
+                            .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                            .collect::<Vec<_>>(),
+                    ),
+                    bytes.len() as u64,
+                ),
+            ),
+            ("file", Body::from_file(&path).await.expect("file")),
+        ];
+        for (kind, body) in bodies {
+            let key = format!("integrity/parts-{algorithm}-{kind}.bin");
+            let options = PutOptions::new().with_checksum(algorithm);
+            let out =
+                storage.put_object(&key, body, &options).await.unwrap_or_else(|e| panic!("{algorithm} {kind}: {e}"));
+            assert_eq!(stored(&storage, &key).await.as_deref(), Some(bytes.as_slice()), "{algorithm} {kind}");
+            let head = storage
+                .head_object(&key, &GetOptions::new().with_checksum_mode(true))
+                .await
+                .expect("head")
+                .expect("stored");
+            if checks_parts(server) {
+                let returned = out.checksum.map(|c| c.to_string());
+                assert_eq!(returned.as_deref(), Some(expected.as_str()), "{}: {algorithm} {kind}", server.name);
+                assert_eq!(head.checksum.map(|c| c.to_string()), Some(expected.clone()), "{algorithm} {kind}: HEAD");
+            } else {
+                tally.note("s3s-fs 0.14 keeps no checksum for a multipart upload");
+            }
+            storage.delete_object(&key).await.expect("clean");
+        }
+    }
+    tally.pass(
+        "multipart uploads of every algorithm (full-object CRCs, composite SHAs): each part checked, Python's value",
+    );
+}
+
+/// A byte flipped in one part on the way: the bucket refuses the part, the upload is aborted,
+/// nothing is stored.
+async fn flipped_part(server: &Server, direct: &S3Storage, tally: &mut Tally) {
+    let proxy = Proxy::start(&server.endpoint, |r: &Seen| {
+        if r.method == "PUT" && r.target.contains("partNumber=2") { Fault::FlipByte(4_000) } else { Fault::Forward }
+    })
+    .await;
+    let through = server
+        .config()
+        .with_endpoint(proxy.endpoint.as_str())
+        .with_payload_signing(stowage::PayloadSigning::Never)
+        .with_multipart_threshold(5 * MIB as u64)
+        .with_part_size(5 * MIB as u64)
+        .build()
+        .await
+        .expect("storage");
+    let bytes = data(11 * MIB, 5);
+    let key = "integrity/flipped-part.bin";
+    let options = PutOptions::new().with_checksum(ChecksumAlgorithm::Crc32c);
+    let result = through.put_object(key, Body::from(bytes.clone()), &options).await;
+    if checks_parts(server) {
+        let error = result.expect_err("a flipped part is refused");
+        assert!(matches!(error, Error::ChecksumMismatch { .. }), "{error:?}");
+        assert!(stored(direct, key).await.is_none(), "nothing stored");
+        let open = direct.list_multipart_uploads("integrity/").all().await.expect("uploads");
+        assert!(open.is_empty(), "the upload was aborted: {open:?}");
+    } else {
+        // s3s-fs stores the altered part, and nothing catches it: what a server that checks
+        // no part checksum leaves.
+        result.expect("s3s-fs takes the altered part");
+        assert!(stored(direct, key).await.is_some_and(|kept| kept != bytes));
+        direct.delete_object(key).await.expect("clean");
+        tally.note("s3s-fs 0.14 takes a part whose bytes do not match its checksum");
+    }
+    tally.pass("a byte flipped in a part: refused where the server checks parts, the upload aborted, nothing stored");
+}
+
+async fn suite(server: &Server) -> Tally {
+    let mut tally = Tally::default();
+    if !reference_available() {
+        return tally;
+    }
+    let storage = server.storage().await;
+    single_puts(server, &storage, &mut tally).await;
+    wrong_values(server, &storage, &mut tally).await;
+    flipped_in_transit(server, &storage, &mut tally).await;
+    multipart_puts(server, &mut tally).await;
+    flipped_part(server, &storage, &mut tally).await;
+    let _ = Arc::new(());
+    let _: Option<Checksum> = None;
+    tally.finish("integrity", server.name)
+}
+
+on_each_server!(suite, |server: &Server, tally: Tally| {
+    if reference_available() {
+        assert_eq!(tally.cases, 5, "{}", server.name);
+    }
+});

@@ -3,7 +3,7 @@
 //! `hashlib`, and `awscrt`, the AWS SDKs' own), bytes flipped on the way refused with nothing
 //! stored, and downloads checked as they stream.
 
-#![cfg(feature = "testing")]
+#![cfg(all(feature = "testing", feature = "constraints"))]
 
 mod support;
 
@@ -317,6 +317,180 @@ async fn flipped_part(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally.pass("a byte flipped in a part: refused where the server checks parts, the upload aborted, nothing stored");
 }
 
+/// A browser's upload through the policy, its SHA-256 claimed: the presigned PUT signs it as a
+/// header (never in the query), the bucket refuses other bytes, and completion checks the stored
+/// checksum. Bad claims are refused in words before anything is signed.
+async fn presigned_single(server: &Server, storage: &S3Storage, tally: &mut Tally) {
+    use stowage::constraints::{FileClaim, PolicyViolation, UploadPolicy, VerifyOptions, complete_upload};
+    let policy = UploadPolicy::new("uploads/")
+        .with_staging_prefix("staging/")
+        .allow_type("application/octet-stream")
+        .expect("pattern")
+        .with_max_size(1 << 20);
+    let bytes = data(40_000, 6);
+    let sha = ChecksumHasher::of(ChecksumAlgorithm::Sha256, &bytes);
+    assert_eq!(sha.to_base64(), reference(ChecksumAlgorithm::Sha256, &bytes));
+    let claim = FileClaim::new("data.bin", "application/octet-stream", bytes.len() as u64).with_checksum(sha);
+    let ticket = policy.presign_upload(storage, &claim).expect("ticket");
+    let query = ticket.request.url.to_ascii_lowercase();
+    assert!(
+        !query.contains("x-amz-checksum-sha256=") && !query.contains("x-amz-sdk-checksum"),
+        "never a checksum in the query: {query}"
+    );
+    assert!(
+        query.contains("x-amz-signedheaders=content-length%3bcontent-type%3bhost%3bx-amz-checksum-sha256"),
+        "{query}"
+    );
+    assert_eq!(ticket.request.headers.get("x-amz-checksum-sha256"), Some(&sha.to_base64()));
+    let headers: Vec<(String, String)> = ticket
+        .request
+        .headers
+        .iter()
+        .filter(|(k, _)| k.as_str() != "content-length")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let send = |body: Vec<u8>, with: Vec<(String, String)>| {
+        let url = ticket.request.url.clone();
+        async move {
+            let with: Vec<(&str, &str)> = with.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            support::raw_http::send("PUT", &url, &with, &body).await
+        }
+    };
+    // Without the checksum header: the signature does not hold.
+    let without: Vec<(String, String)> =
+        headers.iter().filter(|(k, _)| !k.starts_with("x-amz-checksum")).cloned().collect();
+    assert_eq!(send(bytes.clone(), without).await.status / 100, 4, "the checksum header is required");
+    // Other bytes of the same size under the signed checksum: refused by the bucket.
+    let mut other = bytes.clone();
+    other[123] ^= 1;
+    assert_eq!(send(other, headers.clone()).await.status / 100, 4, "other bytes refused");
+    let options = VerifyOptions::new().with_delete_on_mismatch(true);
+    if keeps_refused_bytes(server) {
+        // s3s-fs kept them: completion finds no checksum it can trust, refuses, and deletes.
+        let error = complete_upload(storage, &ticket, &options).await.expect_err("refused at completion");
+        assert!(matches!(&error, Error::Mismatch(m) if m.deleted), "{error:?}");
+        assert!(stored(storage, &ticket.upload_key).await.is_none());
+        let ticket_again = policy.presign_upload(storage, &claim).expect("ticket");
+        let sent = {
+            let with: Vec<(&str, &str)> = ticket_again
+                .request
+                .headers
+                .iter()
+                .filter(|(k, _)| k.as_str() != "content-length")
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            support::raw_http::send("PUT", &ticket_again.request.url, &with, &bytes).await
+        };
+        assert_eq!(sent.status / 100, 2, "{}", sent.text());
+        let meta = complete_upload(storage, &ticket_again, &options).await.expect("completed");
+        assert_eq!(stored(storage, &meta.key).await.as_deref(), Some(bytes.as_slice()));
+    } else {
+        assert!(stored(storage, &ticket.upload_key).await.is_none(), "nothing stored");
+        let sent = send(bytes.clone(), headers).await;
+        assert_eq!(sent.status / 100, 2, "{}", sent.text());
+        let meta = complete_upload(storage, &ticket, &options).await.expect("completed");
+        assert_eq!(stored(storage, &meta.key).await.as_deref(), Some(bytes.as_slice()));
+    }
+    // Bad claims: refused before signing, typed, in words.
+    let bad = |algorithm: &str, value: &str| {
+        let json = format!(
+            r#"{{"filename":"a.bin","content_type":"application/octet-stream","size":10,"checksum":{{"algorithm":"{algorithm}","value":"{value}"}}}}"#
+        );
+        let claim: FileClaim = serde_json::from_str(&json).expect("a claim reads from JSON");
+        policy.presign_upload(storage, &claim).expect_err("refused")
+    };
+    for (algorithm, value) in
+        [("SHA256", "not base64!"), ("SHA256", "AAAA"), ("MD5", "AAAAAA=="), ("CRC32", &"a".repeat(64))]
+    {
+        let error = bad(algorithm, value);
+        assert!(matches!(&error, Error::Policy(PolicyViolation::InvalidChecksum(_))), "{algorithm} {value}: {error:?}");
+        if let Error::Policy(violation) = &error {
+            assert_eq!(violation.http_status(), 400);
+            assert!(violation.user_message().ends_with('.'));
+        }
+    }
+    // A presigned PUT cannot compute a checksum: it must be given.
+    let error = storage
+        .presign_put(
+            "k",
+            &PutOptions::new().with_checksum(ChecksumAlgorithm::Crc32c),
+            std::time::Duration::from_secs(60),
+        )
+        .expect_err("refused");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    tally.pass("a presigned PUT signs the browser's SHA-256 as a header: other bytes refused, completion checks it");
+}
+
+/// A browser's multipart upload with part checksums, through the policy: each part URL signs the
+/// part's SHA-256, completion checks the stored parts and the object's composite checksum.
+async fn presigned_multipart(server: &Server, storage: &S3Storage, tally: &mut Tally) {
+    use stowage::constraints::{FileClaim, UploadPolicy, VerifyOptions};
+    use stowage::multipart::{CompletedPart, PartNumber};
+    for staging in [true, false] {
+        let mut policy = UploadPolicy::new("uploads/")
+            .allow_type("application/octet-stream")
+            .expect("pattern")
+            .with_max_size(64 << 20)
+            .with_part_size(5 << 20);
+        if staging {
+            policy = policy.with_staging_prefix("staging/");
+        }
+        let bytes = data(11 * MIB + 5, 7);
+        let claim = FileClaim::new("big.bin", "application/octet-stream", bytes.len() as u64)
+            .with_part_checksums(ChecksumAlgorithm::Sha256);
+        let ticket = policy.presign_multipart(storage, &claim).await.expect("ticket");
+        let mut named = Vec::new();
+        for (i, chunk) in bytes.chunks(5 * MIB).enumerate() {
+            let number = PartNumber::new(i as u32 + 1).expect("number");
+            let sha = ChecksumHasher::of(ChecksumAlgorithm::Sha256, chunk);
+            // Without the part's checksum, or with another algorithm's: refused in words.
+            assert!(ticket.presign_part(storage, number, None).is_err());
+            let crc = ChecksumHasher::of(ChecksumAlgorithm::Crc32, chunk);
+            assert!(ticket.presign_part(storage, number, Some(&crc)).is_err());
+            let url = ticket.presign_part(storage, number, Some(&sha)).expect("part url");
+            assert!(url.headers.contains_key("x-amz-checksum-sha256"), "{:?}", url.headers);
+            let headers: Vec<(&str, &str)> = url
+                .headers
+                .iter()
+                .filter(|(k, _)| k.as_str() != "content-length")
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let sent = support::raw_http::send("PUT", &url.url, &headers, chunk).await;
+            assert_eq!(sent.status / 100, 2, "part {number}: {}", sent.text());
+            named.push(CompletedPart::new(number, sent.header("etag").expect("etag")).with_checksum(sha));
+        }
+        let options = VerifyOptions::new().with_delete_on_mismatch(true);
+        let result = ticket.complete(storage, &named, &options).await;
+        if checks_parts(server) {
+            let meta = result.unwrap_or_else(|e| panic!("{} (staging {staging}): {e}", server.name));
+            assert_eq!(
+                meta.checksum.map(|c| c.to_string()),
+                Some(composite_reference(ChecksumAlgorithm::Sha256, &bytes, 5 * MIB))
+            );
+            assert_eq!(stored(storage, &ticket.final_key).await.as_deref(), Some(bytes.as_slice()));
+            storage.delete_object(&ticket.final_key).await.expect("clean");
+        } else {
+            // s3s-fs keeps no checksum for a multipart object: completion cannot prove it, refuses,
+            // and deletes it.
+            let error = result.expect_err("unprovable");
+            assert!(matches!(&error, Error::Mismatch(m) if m.deleted), "{error:?}");
+            assert!(stored(storage, &ticket.final_key).await.is_none());
+            tally.note("s3s-fs 0.14: a multipart upload with part checksums cannot be proven, so it is refused");
+        }
+    }
+    // A part checksum for an upload made without them: refused.
+    let policy =
+        UploadPolicy::new("uploads/").allow_type("application/octet-stream").expect("pattern").with_max_size(64 << 20);
+    let claim = FileClaim::new("plain.bin", "application/octet-stream", 6 * MIB as u64);
+    let ticket = policy.presign_multipart(storage, &claim).await.expect("ticket");
+    let sha = ChecksumHasher::of(ChecksumAlgorithm::Sha256, b"x");
+    let error = ticket.presign_part(storage, PartNumber::FIRST, Some(&sha)).expect_err("refused");
+    assert!(matches!(error, Error::Policy(_)), "{error:?}");
+    ticket.cancel(storage).await.expect("cancel");
+    tally
+        .pass("a browser's multipart upload with part SHA-256s: each part signed, the composite checked at completion");
+}
+
 async fn suite(server: &Server) -> Tally {
     let mut tally = Tally::default();
     if !reference_available() {
@@ -328,6 +502,8 @@ async fn suite(server: &Server) -> Tally {
     flipped_in_transit(server, &storage, &mut tally).await;
     multipart_puts(server, &mut tally).await;
     flipped_part(server, &storage, &mut tally).await;
+    presigned_single(server, &storage, &mut tally).await;
+    presigned_multipart(server, &storage, &mut tally).await;
     let _ = Arc::new(());
     let _: Option<Checksum> = None;
     tally.finish("integrity", server.name)
@@ -335,6 +511,6 @@ async fn suite(server: &Server) -> Tally {
 
 on_each_server!(suite, |server: &Server, tally: Tally| {
     if reference_available() {
-        assert_eq!(tally.cases, 5, "{}", server.name);
+        assert_eq!(tally.cases, 7, "{}", server.name);
     }
 });

@@ -18,9 +18,12 @@ use super::refusal::{Answer, Refusal};
 use super::tickets::{PendingUpload, StoredTicket, TicketStore};
 use crate::Error;
 use crate::constraints::{
-    FileClaim, Mismatch, MultipartTicket, PartLayout, UploadPolicy, UploadTicket, VerifyOptions, complete_upload,
-    verify_upload,
+    FileClaim, Mismatch, MultipartTicket, PartLayout, PolicyViolation, UploadPolicy, UploadTicket, VerifyOptions,
+    complete_upload, verify_upload,
 };
+use std::collections::BTreeMap;
+
+use crate::checksum::Checksum;
 use crate::multipart::{CompletedPart, PartNumber};
 use crate::storage::{GetOptions, ObjectMeta, Storage};
 
@@ -145,8 +148,28 @@ pub(super) struct SignedPart {
     pub(super) headers: std::collections::BTreeMap<String, String>,
 }
 
-/// Presigned URLs for parts of a ticket, at most 100 at once.
-pub(super) fn sign(app: &Endpoints, ticket: &MultipartTicket, numbers: &[u32]) -> Answer<Vec<SignedPart>> {
+/// A part's checksum as a client sends it (base64 of the upload's algorithm), read.
+fn part_checksum(ticket: &MultipartTicket, value: Option<&str>) -> Answer<Option<Checksum>> {
+    match (ticket.upload.checksum, value) {
+        (Some(declared), Some(value)) => Checksum::from_base64(declared.algorithm, value)
+            .map(Some)
+            .map_err(|e| Error::Policy(PolicyViolation::InvalidChecksum(e)).into()),
+        (None, Some(_)) => Err(Error::Policy(PolicyViolation::PartChecksum(
+            "a part checksum was given for an upload made without part checksums".into(),
+        ))
+        .into()),
+        (_, None) => Ok(None),
+    }
+}
+
+/// Presigned URLs for parts of a ticket, at most 100 at once, each signing its checksum when the
+/// client gives one (`checksums`: base64 by part number).
+pub(super) fn sign(
+    app: &Endpoints,
+    ticket: &MultipartTicket,
+    numbers: &[u32],
+    checksums: &BTreeMap<u32, String>,
+) -> Answer<Vec<SignedPart>> {
     if numbers.len() > 100 {
         return Err(Refusal::new(400, "Ask for at most 100 part URLs at a time."));
     }
@@ -154,10 +177,20 @@ pub(super) fn sign(app: &Endpoints, ticket: &MultipartTicket, numbers: &[u32]) -
         .iter()
         .map(|&n| {
             let part = PartNumber::new(n).map_err(Error::from)?;
-            let url = ticket.presign_part(app.storage.as_ref(), part)?;
+            let checksum = part_checksum(ticket, checksums.get(&n).map(String::as_str))?;
+            let url = ticket.presign_part(app.storage.as_ref(), part, checksum.as_ref())?;
             Ok(SignedPart { part_number: n, url: url.url, headers: url.headers })
         })
         .collect()
+}
+
+/// A part as a client names it at completion.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct NamedPart {
+    pub(super) part_number: u32,
+    pub(super) etag: String,
+    #[serde(default)]
+    pub(super) checksum: Option<String>,
 }
 
 /// Cancels `who`'s multipart upload: nothing of it is kept, and its ticket goes.
@@ -207,13 +240,9 @@ async fn complete_single(app: &Endpoints, ticket: &UploadTicket) -> crate::Resul
 async fn complete_multipart(
     app: &Endpoints,
     ticket: &MultipartTicket,
-    parts: &[(u32, String)],
+    named: &[CompletedPart],
 ) -> crate::Result<ObjectMeta> {
-    let named = parts
-        .iter()
-        .map(|(n, etag)| Ok(CompletedPart::new(PartNumber::new(*n)?, etag.clone())))
-        .collect::<crate::Result<Vec<_>>>()?;
-    match ticket.complete(app.storage.as_ref(), &named, &app.verify).await {
+    match ticket.complete(app.storage.as_ref(), named, &app.verify).await {
         Ok(meta) => Ok(meta),
         Err(e) if ends_upload(&e) => Err(e),
         Err(e) => {
@@ -242,14 +271,25 @@ pub(super) async fn finish(
     who: &Uploader,
     key: &str,
     upload_id: Option<&str>,
-    parts: &[(u32, String)],
+    parts: &[NamedPart],
 ) -> Answer<serde_json::Value> {
     let stored = pending(app, who, key).await?;
     let result = match &stored.upload {
         PendingUpload::Single(ticket) => complete_single(app, ticket).await.map(|meta| (meta, ticket.filename.clone())),
         PendingUpload::Multipart(ticket) => match upload_id {
             Some(id) if ticket.upload.upload_id.as_str() == id => {
-                complete_multipart(app, ticket, parts).await.map(|meta| (meta, ticket.filename.clone()))
+                let named = parts
+                    .iter()
+                    .map(|p| {
+                        let done =
+                            CompletedPart::new(PartNumber::new(p.part_number).map_err(Error::from)?, p.etag.clone());
+                        Ok(match part_checksum(ticket, p.checksum.as_deref())? {
+                            Some(checksum) => done.with_checksum(checksum),
+                            None => done,
+                        })
+                    })
+                    .collect::<Answer<Vec<_>>>()?;
+                complete_multipart(app, ticket, &named).await.map(|meta| (meta, ticket.filename.clone()))
             }
             Some(_) => return Err(Refusal::unknown()),
             None => return Err(Refusal::new(400, "A multipart upload is completed with its upload id and its parts.")),

@@ -64,6 +64,9 @@ struct PartsRequest {
     key: String,
     upload_id: String,
     part_numbers: Vec<u32>,
+    /// Each part's checksum (base64 of the upload's algorithm), by part number.
+    #[serde(default)]
+    checksums: std::collections::BTreeMap<u32, String>,
 }
 
 async fn sign_parts(
@@ -72,7 +75,7 @@ async fn sign_parts(
     Json(request): Json<PartsRequest>,
 ) -> Answer<Response> {
     let ticket = flow::multipart(&app, &who, &request.key, &request.upload_id).await?;
-    let parts = flow::sign(&app, &ticket, &request.part_numbers)?;
+    let parts = flow::sign(&app, &ticket, &request.part_numbers, &request.checksums)?;
     Ok(Json(serde_json::json!({ "parts": parts })).into_response())
 }
 
@@ -104,17 +107,11 @@ async fn cancel(State(app): State<Shared>, Caller(who): Caller, Query(upload): Q
 }
 
 #[derive(Debug, Deserialize)]
-struct NamedPart {
-    part_number: u32,
-    etag: String,
-}
-
-#[derive(Debug, Deserialize)]
 struct Completion {
     key: String,
     upload_id: Option<String>,
     #[serde(default)]
-    parts: Vec<NamedPart>,
+    parts: Vec<flow::NamedPart>,
 }
 
 async fn complete(
@@ -122,7 +119,6 @@ async fn complete(
     Caller(who): Caller,
     Json(completion): Json<Completion>,
 ) -> Answer<Response> {
-    let parts: Vec<(u32, String)> = completion.parts.into_iter().map(|p| (p.part_number, p.etag)).collect();
-    let reply = flow::finish(&app, &who, &completion.key, completion.upload_id.as_deref(), &parts).await?;
+    let reply = flow::finish(&app, &who, &completion.key, completion.upload_id.as_deref(), &completion.parts).await?;
     Ok(Json(reply).into_response())
 }

@@ -81,7 +81,7 @@ async fn sign_one(
 ) -> Answer<Response> {
     let number: u32 = part_number.parse().map_err(|_| Refusal::new(400, "The part number is not a number."))?;
     let ticket = flow::multipart(&app, &who, &query.key, &upload_id).await?;
-    let signed = flow::sign(&app, &ticket, &[number])?;
+    let signed = flow::sign(&app, &ticket, &[number], &BTreeMap::new())?;
     let part = signed.into_iter().next().ok_or_else(|| Refusal::new(400, "No part to sign."))?;
     Ok(Json(serde_json::json!({ "url": part.url, "headers": part.headers })).into_response())
 }
@@ -105,8 +105,10 @@ async fn batch(
         .map(|n| n.trim().parse::<u32>().map_err(|_| Refusal::new(400, "The part numbers are not numbers.")))
         .collect::<Answer<Vec<u32>>>()?;
     let ticket = flow::multipart(&app, &who, &query.key, &upload_id).await?;
-    let urls: BTreeMap<String, String> =
-        flow::sign(&app, &ticket, &numbers)?.into_iter().map(|p| (p.part_number.to_string(), p.url)).collect();
+    let urls: BTreeMap<String, String> = flow::sign(&app, &ticket, &numbers, &BTreeMap::new())?
+        .into_iter()
+        .map(|p| (p.part_number.to_string(), p.url))
+        .collect();
     Ok(Json(serde_json::json!({ "presignedUrls": urls })).into_response())
 }
 
@@ -146,7 +148,11 @@ async fn complete(
     Query(query): Query<KeyQuery>,
     Json(completion): Json<UppyCompletion>,
 ) -> Answer<Response> {
-    let parts: Vec<(u32, String)> = completion.parts.into_iter().map(|p| (p.part_number, p.etag)).collect();
+    let parts: Vec<flow::NamedPart> = completion
+        .parts
+        .into_iter()
+        .map(|p| flow::NamedPart { part_number: p.part_number, etag: p.etag, checksum: None })
+        .collect();
     match flow::finish(&app, &who, &query.key, Some(&upload_id), &parts).await {
         Ok(mut body) => {
             if let Some(key) = body.get("key").cloned() {

@@ -25,19 +25,83 @@ pub struct FileClaim {
     content_type: String,
     #[cfg_attr(feature = "serde", serde(default))]
     size: Option<u64>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    checksum: Option<ClaimedChecksum>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    part_checksums: Option<String>,
+}
+
+/// A checksum as a client writes it in JSON (`{"algorithm": "SHA256", "value": "<base64>"}`), read
+/// when the policy checks the claim, so that a malformed one is refused in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+struct ClaimedChecksum {
+    algorithm: String,
+    value: String,
 }
 
 impl FileClaim {
     /// A file called `filename`, of type `content_type` and `size` bytes, as the client says.
     #[must_use]
     pub fn new(filename: impl Into<String>, content_type: impl Into<String>, size: u64) -> Self {
-        Self { filename: filename.into(), content_type: content_type.into(), size: Some(size) }
+        Self {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            size: Some(size),
+            checksum: None,
+            part_checksums: None,
+        }
     }
 
     /// A file whose size the client does not say (Uppy's multipart protocol).
     #[must_use]
     pub fn without_size(filename: impl Into<String>, content_type: impl Into<String>) -> Self {
-        Self { filename: filename.into(), content_type: content_type.into(), size: None }
+        Self {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            size: None,
+            checksum: None,
+            part_checksums: None,
+        }
+    }
+
+    /// The file's checksum, as the client computed it (a single upload): signed into the upload, so
+    /// that the bucket refuses any other bytes, and checked against the stored object at completion.
+    /// With `serde`: `"checksum": {"algorithm": "SHA256", "value": "<base64>"}`.
+    #[must_use]
+    pub fn with_checksum(mut self, checksum: crate::checksum::Checksum) -> Self {
+        self.checksum =
+            Some(ClaimedChecksum { algorithm: checksum.algorithm().as_str().to_owned(), value: checksum.to_base64() });
+        self
+    }
+
+    /// A multipart upload whose every part carries its checksum of `algorithm`, computed by the
+    /// client and given when the part's URL is asked for. With `serde`: `"part_checksums": "SHA256"`.
+    #[must_use]
+    pub fn with_part_checksums(mut self, algorithm: crate::checksum::ChecksumAlgorithm) -> Self {
+        self.part_checksums = Some(algorithm.as_str().to_owned());
+        self
+    }
+
+    /// The file's checksum, if the client gave one.
+    ///
+    /// # Errors
+    ///
+    /// [`ChecksumError`](crate::checksum::ChecksumError) for an unknown algorithm or a value that is
+    /// not its digest in base64.
+    pub fn checksum(&self) -> Result<Option<crate::checksum::Checksum>, crate::checksum::ChecksumError> {
+        let Some(claimed) = &self.checksum else { return Ok(None) };
+        let algorithm = claimed.algorithm.parse()?;
+        crate::checksum::Checksum::from_base64(algorithm, &claimed.value).map(Some)
+    }
+
+    /// The algorithm of the parts' checksums, if the client will give them.
+    ///
+    /// # Errors
+    ///
+    /// [`ChecksumError`](crate::checksum::ChecksumError) for an unknown algorithm.
+    pub fn part_checksums(&self) -> Result<Option<crate::checksum::ChecksumAlgorithm>, crate::checksum::ChecksumError> {
+        self.part_checksums.as_deref().map(str::parse).transpose()
     }
 
     /// The file's name, as the client gave it (not sanitised yet).
@@ -170,6 +234,14 @@ pub enum PolicyViolation {
         /// What the client sent.
         content_type: String,
     },
+    /// A checksum the client gave cannot be used (malformed, wrong length, unknown algorithm, or
+    /// missing or unexpected for a part).
+    #[error("the checksum cannot be used: {0}")]
+    InvalidChecksum(crate::checksum::ChecksumError),
+    /// A part's checksum is needed (the upload was made with checksums) or was given where the
+    /// upload has none.
+    #[error("{0}")]
+    PartChecksum(String),
 }
 
 impl PolicyViolation {
@@ -196,6 +268,9 @@ impl PolicyViolation {
             Self::Empty => "This file is empty.".to_owned(),
             Self::SizeRequired => "The browser did not say how large this file is.".to_owned(),
             Self::InvalidContentType { .. } => "The browser did not say what kind of file this is.".to_owned(),
+            Self::InvalidChecksum(_) | Self::PartChecksum(_) => {
+                "The browser's checksum of this file could not be used; reload the page and try again.".to_owned()
+            }
         }
     }
 

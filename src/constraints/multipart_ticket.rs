@@ -34,6 +34,7 @@
 
 use std::time::Duration;
 
+use crate::checksum::{Checksum, ChecksumType, StoredChecksum, combine_full_object, composite_of};
 use crate::multipart::{CompletedPart, MultipartError, MultipartLimits, MultipartUpload, PartNumber, PartPlan};
 use crate::storage::{
     CompleteOptions, CopySource, GetOptions, ObjectMeta, PartOptions, PresignedRequest, PutMode, PutOptions, Storage,
@@ -115,7 +116,12 @@ impl UploadPolicy {
             }
             None => PartLayout::Open { max_size: self.max_size() },
         };
-        let options = PutOptions::new().with_content_type(content_type);
+        let part_checksums =
+            claim.part_checksums().map_err(|e| Error::Policy(super::PolicyViolation::InvalidChecksum(e)))?;
+        let mut options = PutOptions::new().with_content_type(content_type);
+        if let Some(algorithm) = part_checksums {
+            options = options.with_checksum(algorithm);
+        }
         let upload = storage.create_multipart_upload(&final_key, &options).await?;
         Ok(MultipartTicket {
             filename: super::sanitize_filename(filename),
@@ -178,21 +184,33 @@ impl MultipartTicket {
     }
 
     /// A presigned PUT for part `part`. In a planned layout it signs the part's exact size, and the
-    /// bucket refuses a part of any other size; in an open one it signs no length. (With quarantine,
-    /// part 1's URL writes the staging object.)
+    /// bucket refuses a part of any other size; in an open one it signs no length. For an upload made
+    /// with part checksums ([`FileClaim::with_part_checksums`]) it signs the part's `checksum`, as the
+    /// client computed it, and the bucket refuses other bytes. (With quarantine, part 1's URL writes
+    /// the staging object.)
     ///
     /// # Errors
     ///
     /// [`Error::Multipart`] for a part number outside the plan (or, open, past the size limit);
-    /// signing errors.
-    pub fn presign_part(&self, storage: &dyn Storage, part: PartNumber) -> Result<PresignedRequest> {
+    /// [`Error::Policy`] for a part checksum missing, of another algorithm than the upload's, or given
+    /// for an upload made without; signing errors.
+    pub fn presign_part(
+        &self,
+        storage: &dyn Storage,
+        part: PartNumber,
+        checksum: Option<&Checksum>,
+    ) -> Result<PresignedRequest> {
         let size = self.planned_size(storage, part)?;
+        let checksum = self.part_checksum(part, checksum)?;
         let expires = Duration::from_secs(self.url_lifetime);
         match (&self.first_part_upload_key, part.get()) {
             (Some(staging), 1) => {
                 let mut options = PutOptions::new();
                 if let Some(size) = size {
                     options = options.with_content_length(size);
+                }
+                if let Some(checksum) = checksum {
+                    options = options.with_checksum_value(*checksum);
                 }
                 storage.presign_put(staging, &options, expires)
             }
@@ -201,8 +219,32 @@ impl MultipartTicket {
                 if let Some(size) = size {
                     options = options.with_content_length(size);
                 }
+                if let Some(checksum) = checksum {
+                    options = options.with_checksum_value(*checksum);
+                }
                 storage.presign_upload_part(self.upload.part(part), &options, expires)
             }
+        }
+    }
+
+    /// The checksum part `part` is signed with: the client's, which must be of the upload's algorithm.
+    fn part_checksum<'c>(&self, part: PartNumber, checksum: Option<&'c Checksum>) -> Result<Option<&'c Checksum>> {
+        let refuse = |why: String| Error::Policy(super::PolicyViolation::PartChecksum(why));
+        match (self.upload.checksum, checksum) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(refuse(format!(
+                "part {part} names a checksum, but the upload was made without part checksums; create it with them"
+            ))),
+            (Some(declared), None) => Err(refuse(format!(
+                "the upload was made with {} part checksums: part {part}'s is needed to sign its URL",
+                declared.algorithm
+            ))),
+            (Some(declared), Some(value)) if value.algorithm() != declared.algorithm => Err(refuse(format!(
+                "part {part}'s checksum is {}, the upload's are {}",
+                value.algorithm(),
+                declared.algorithm
+            ))),
+            (Some(_), Some(value)) => Ok(Some(value)),
         }
     }
 
@@ -215,7 +257,8 @@ impl MultipartTicket {
         let mut parts = storage.list_parts(&self.upload).all().await?;
         if let Some(staging) = &self.first_part_upload_key {
             parts.retain(|p| p.number != PartNumber::FIRST);
-            if let Some(first) = storage.head_object(staging, &GetOptions::new()).await? {
+            let asked = GetOptions::new().with_checksum_mode(self.upload.checksum.is_some());
+            if let Some(first) = storage.head_object(staging, &asked).await? {
                 parts.insert(0, first_part(&first));
             }
         }
@@ -272,6 +315,7 @@ impl MultipartTicket {
         // rules and the size limit allow), with the ETag named.
         let stored = self.stored_parts(storage).await?;
         let mut parts = Vec::with_capacity(named.len());
+        let mut sizes = Vec::with_capacity(named.len());
         let mut total = 0u64;
         for (i, part) in named.iter().enumerate() {
             let Some(held) = stored.iter().find(|p| p.number == part.number) else {
@@ -302,8 +346,24 @@ impl MultipartTicket {
             {
                 return Err(refuse(PartProblem::ETag { number: part.number.get() }));
             }
+            // The part's checksum: the one the bucket verified and lists, which must be the one the
+            // client names; a server that lists none is taken at the client's word (it was signed).
+            let checksum = match (self.upload.checksum, held.checksum, part.checksum) {
+                (None, ..) => None,
+                (Some(_), Some(stored), Some(named)) if stored != named => {
+                    return Err(refuse(PartProblem::Checksum { number: part.number.get() }));
+                }
+                (Some(_), Some(stored), _) => Some(stored),
+                (Some(_), None, Some(named)) => Some(named),
+                (Some(_), None, None) => return Err(refuse(PartProblem::Checksum { number: part.number.get() })),
+            };
             total = total.saturating_add(held.size);
-            parts.push(CompletedPart::new(part.number, held.etag.clone().unwrap_or_else(|| part.etag.clone())));
+            let done = CompletedPart::new(part.number, held.etag.clone().unwrap_or_else(|| part.etag.clone()));
+            parts.push(match checksum {
+                Some(checksum) => done.with_checksum(checksum),
+                None => done,
+            });
+            sizes.push(held.size);
         }
         if let PartLayout::Open { max_size } = self.layout
             && total > max_size
@@ -312,17 +372,65 @@ impl MultipartTicket {
             return Err(Error::Policy(super::PolicyViolation::TooLarge { size: total, max: max_size }));
         }
         let first_size = stored.iter().find(|p| p.number == PartNumber::FIRST).map_or(0, |p| p.size);
-        match &self.first_part_upload_key {
-            Some(staging) => self.complete_quarantined(storage, staging, (first_size, total), parts, options).await,
+        let expected = self.expected_checksum(&parts, &sizes);
+        let meta = match &self.first_part_upload_key {
+            Some(staging) => self.complete_quarantined(storage, staging, (first_size, total), parts, options).await?,
             None => {
                 storage
                     .complete_multipart_upload(&self.upload, &parts, &create_only())
                     .await
                     .map_err(|e| self.taken(e))?;
                 let ticket = super::UploadTicket::for_existing(&self.final_key, &self.content_type, total);
-                super::verify_upload(storage, &ticket, &options.with_delete_on_mismatch(true)).await
+                super::verify_upload(storage, &ticket, &options.with_delete_on_mismatch(true)).await?
             }
+        };
+        match expected {
+            Some(expected) => self.check_checksum(storage, meta, expected).await,
+            None => Ok(meta),
         }
+    }
+
+    /// The checksum the completed object must have: of its parts' (each verified by the bucket as
+    /// its bytes arrived), as the upload's type makes it.
+    fn expected_checksum(&self, parts: &[CompletedPart], sizes: &[u64]) -> Option<StoredChecksum> {
+        let declared = self.upload.checksum?;
+        let values: Vec<Checksum> = parts.iter().filter_map(|p| p.checksum).collect();
+        if values.len() != parts.len() {
+            return None;
+        }
+        match declared.kind {
+            ChecksumType::FullObject => {
+                let with_sizes: Vec<(Checksum, u64)> = values.into_iter().zip(sizes.iter().copied()).collect();
+                combine_full_object(&with_sizes).map(StoredChecksum::full_object)
+            }
+            _ => composite_of(&values)
+                .map(|c| StoredChecksum::composite(c, u32::try_from(parts.len()).unwrap_or(u32::MAX))),
+        }
+    }
+
+    /// Refuses (and deletes) a completed object whose stored checksum is not `expected`.
+    async fn check_checksum(
+        &self,
+        storage: &dyn Storage,
+        meta: ObjectMeta,
+        expected: StoredChecksum,
+    ) -> Result<ObjectMeta> {
+        let asked = GetOptions::new().with_checksum_mode(true);
+        let stored = storage.head_object(&self.final_key, &asked).await?.and_then(|m| m.checksum);
+        if stored.is_some_and(|s| s.checksum == expected.checksum && s.parts == expected.parts) {
+            let mut meta = meta;
+            meta.checksum = stored;
+            return Ok(meta);
+        }
+        let _ = storage.delete_object(&self.final_key).await;
+        Err(Error::Mismatch(UploadMismatch {
+            key: self.final_key.clone(),
+            problems: vec![Mismatch::Checksum {
+                expected: expected.to_string(),
+                actual: stored.map(|s| s.to_string()),
+            }],
+            deleted: true,
+        }))
     }
 
     async fn complete_quarantined(
@@ -359,7 +467,11 @@ impl MultipartTicket {
                 e => e,
             })?;
         if let Some(first) = parts.first_mut() {
+            // The copy is of the very bytes checked (its ETag): a server that does not report the
+            // copied part's checksum leaves it the staged object's, which the bucket verified.
+            let checksum = joined.checksum.or(first.checksum);
             *first = joined;
+            first.checksum = checksum;
         }
         let out =
             storage.complete_multipart_upload(&self.upload, &parts, &create_only()).await.map_err(|e| self.taken(e))?;
@@ -422,6 +534,7 @@ fn first_part(meta: &ObjectMeta) -> crate::multipart::UploadedPart {
     let mut part = crate::multipart::UploadedPart::new(PartNumber::FIRST, meta.size);
     part.etag = meta.etag.clone();
     part.last_modified = meta.last_modified;
+    part.checksum = meta.checksum.filter(|c| c.parts.is_none()).map(|c| c.checksum);
     part
 }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::checksum::Checksum;
 use crate::storage::{PostPolicy, PresignedPost, PresignedRequest, PutOptions, Storage};
 use crate::{Error, Result};
 
@@ -210,6 +211,8 @@ impl UploadPolicy {
                 allowed: self.allowed.iter().map(ToString::to_string).collect(),
             });
         }
+        claim.checksum().map_err(PolicyViolation::InvalidChecksum)?;
+        claim.part_checksums().map_err(PolicyViolation::InvalidChecksum)?;
         match claim.declared_size() {
             Some(0) if !self.allow_empty => Err(PolicyViolation::Empty),
             Some(size) if size > self.max_size => Err(PolicyViolation::TooLarge { size, max: self.max_size }),
@@ -229,7 +232,11 @@ impl UploadPolicy {
         let declared_size = claim.declared_size().ok_or(Error::Policy(PolicyViolation::SizeRequired))?;
         let (filename, content_type) = (claim.filename(), claim.content_type());
         let (upload_key, final_key) = self.keys_for(filename);
-        let options = PutOptions::new().with_content_type(content_type).with_content_length(declared_size);
+        let checksum = claim.checksum().map_err(|e| Error::Policy(PolicyViolation::InvalidChecksum(e)))?;
+        let mut options = PutOptions::new().with_content_type(content_type).with_content_length(declared_size);
+        if let Some(checksum) = checksum {
+            options = options.with_checksum_value(checksum);
+        }
         let request = storage.presign_put(&upload_key, &options, self.url_lifetime)?;
         Ok(UploadTicket {
             upload_key,
@@ -237,6 +244,7 @@ impl UploadPolicy {
             filename: sanitize_filename(filename),
             content_type: content_type.to_owned(),
             size: declared_size,
+            checksum,
             request,
         })
     }
@@ -251,6 +259,11 @@ impl UploadPolicy {
     /// As [`presign_upload`](Self::presign_upload); [`Error::Unsupported`] on R2.
     pub fn presign_post(&self, storage: &dyn Storage, claim: &FileClaim) -> Result<(UploadTicket, PresignedPost)> {
         self.check(claim).map_err(Error::Policy)?;
+        if claim.checksum().ok().flatten().is_some() {
+            return Err(Error::Policy(PolicyViolation::PartChecksum(
+                "a form upload (presigned POST) signs no checksum here; use a presigned PUT".into(),
+            )));
+        }
         let declared_size = claim.declared_size().ok_or(Error::Policy(PolicyViolation::SizeRequired))?;
         let (filename, content_type) = (claim.filename(), claim.content_type());
         let (upload_key, final_key) = self.keys_for(filename);
@@ -269,6 +282,7 @@ impl UploadPolicy {
             filename: sanitize_filename(filename),
             content_type: content_type.to_owned(),
             size: declared_size,
+            checksum: None,
             request: PresignedRequest {
                 method: "POST".into(),
                 url: post.url.clone(),
@@ -300,6 +314,10 @@ pub struct UploadTicket {
     pub content_type: String,
     /// The signed Content-Length.
     pub size: u64,
+    /// The signed checksum, if the client gave one: the bucket refused other bytes, and
+    /// verification checks the one it keeps.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub checksum: Option<Checksum>,
     /// What the client sends: method, URL, headers, expiry.
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub request: PresignedRequest,
@@ -316,6 +334,7 @@ impl UploadTicket {
             upload_key: key,
             content_type: content_type.into(),
             size,
+            checksum: None,
             request: PresignedRequest {
                 method: String::new(),
                 url: String::new(),
@@ -334,6 +353,7 @@ impl fmt::Debug for UploadTicket {
             .field("filename", &self.filename)
             .field("content_type", &self.content_type)
             .field("size", &self.size)
+            .field("checksum", &self.checksum)
             .field("request", &self.request)
             .finish()
     }

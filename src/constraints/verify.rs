@@ -81,6 +81,14 @@ pub enum Mismatch {
     Changed,
     /// The parts of a multipart upload are not those of its plan.
     Parts(PartProblem),
+    /// The checksum the bucket keeps for the object is not the one the client signed (or the bucket
+    /// keeps none).
+    Checksum {
+        /// The checksum signed, as S3 writes it.
+        expected: String,
+        /// The checksum stored, if any.
+        actual: Option<String>,
+    },
 }
 
 /// How the parts named at completion differ from an upload's plan or from what the server stored.
@@ -113,6 +121,12 @@ pub enum PartProblem {
         /// Its number.
         number: u32,
     },
+    /// A part's checksum is not the one the client named, or it has none where the upload was made
+    /// with checksums.
+    Checksum {
+        /// Its number.
+        number: u32,
+    },
 }
 
 impl fmt::Display for PartProblem {
@@ -125,6 +139,7 @@ impl fmt::Display for PartProblem {
                 write!(f, "part {number} holds {actual} bytes instead of {expected}")
             }
             Self::ETag { number } => write!(f, "part {number}'s ETag is not the one the storage gave it"),
+            Self::Checksum { number } => write!(f, "part {number}'s checksum is not the one its bytes were sent with"),
         }
     }
 }
@@ -145,6 +160,12 @@ impl fmt::Display for Mismatch {
             }
             Self::Changed => f.write_str("the object changed after it was checked"),
             Self::Parts(problem) => write!(f, "{problem}"),
+            Self::Checksum { expected, actual: Some(actual) } => {
+                write!(f, "its stored checksum is {actual}, not the {expected} signed")
+            }
+            Self::Checksum { expected, actual: None } => {
+                write!(f, "the storage keeps no checksum for it (the {expected} signed cannot be checked)")
+            }
         }
     }
 }
@@ -174,6 +195,7 @@ impl Mismatch {
             Self::Changed => "The file changed while it was being checked".to_owned(),
             Self::Parts(PartProblem::Missing { .. }) => "Some parts of the file have not arrived yet".to_owned(),
             Self::Parts(_) => "The parts that arrived are not the file that was announced".to_owned(),
+            Self::Checksum { .. } => "The file that arrived is not the one this browser read".to_owned(),
         }
     }
 }
@@ -274,7 +296,8 @@ async fn verify(
     options: &VerifyOptions,
     check_type: bool,
 ) -> Result<ObjectMeta> {
-    let Some(meta) = storage.head_object(&ticket.upload_key, &GetOptions::new()).await? else {
+    let asked = GetOptions::new().with_checksum_mode(ticket.checksum.is_some());
+    let Some(meta) = storage.head_object(&ticket.upload_key, &asked).await? else {
         return Err(Error::Mismatch(UploadMismatch {
             key: ticket.upload_key.clone(),
             problems: vec![Mismatch::Missing],
@@ -287,6 +310,14 @@ async fn verify(
     }
     if check_type && meta.content_type.as_deref().map(essence) != Some(essence(&ticket.content_type)) {
         problems.push(Mismatch::Type { expected: ticket.content_type.clone(), actual: meta.content_type.clone() });
+    }
+    if let Some(expected) = &ticket.checksum
+        && meta.checksum.is_none_or(|stored| stored.checksum != *expected || stored.parts.is_some())
+    {
+        problems.push(Mismatch::Checksum {
+            expected: expected.to_base64(),
+            actual: meta.checksum.map(|stored| stored.to_string()),
+        });
     }
     // The first bytes are worth reading only for an object that is otherwise what was signed.
     if options.sniff && problems.is_empty() && meta.size > 0 {

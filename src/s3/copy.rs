@@ -159,15 +159,20 @@ impl S3Storage {
             Err(e) => return Err(e),
         };
         let text = std::str::from_utf8(answer.body()).unwrap_or_default();
-        let etag = crate::wire::xml::parse(text)
-            .ok()
-            .filter(|root| root.name == "CopyPartResult")
-            .and_then(|root| root.text_of("ETag").map(str::to_owned))
-            .ok_or_else(|| Error::InvalidResponse {
-                operation: OP,
-                reason: "the answer has no CopyPartResult ETag".into(),
-            })?;
-        Ok(CompletedPart::new(part.number, etag))
+        let root = crate::wire::xml::parse(text).ok().filter(|root| root.name == "CopyPartResult");
+        let etag = root.as_ref().and_then(|root| root.text_of("ETag").map(str::to_owned)).ok_or_else(|| {
+            Error::InvalidResponse { operation: OP, reason: "the answer has no CopyPartResult ETag".into() }
+        })?;
+        let done = CompletedPart::new(part.number, etag);
+        // In an upload created with a checksum, the server computes the copied part's.
+        let checksum = upload.checksum.and_then(|declared| {
+            let written = root.as_ref()?.text_of(declared.algorithm.element())?;
+            crate::checksum::Checksum::from_base64(declared.algorithm, written).ok()
+        });
+        Ok(match checksum {
+            Some(checksum) => done.with_checksum(checksum),
+            None => done,
+        })
     }
 }
 

@@ -309,8 +309,22 @@ impl S3Storage {
 impl Storage for S3Storage {
     fn presign_put(&self, key: &str, options: &PutOptions, expires_in: Duration) -> Result<PresignedRequest> {
         self.check_upload(options, None)?;
+        integrity::check(self.inner.platform, options, None)?;
+        // A checksum in the query is ignored by Amazon S3: it is signed as a header, which the client
+        // must send, so that the bucket refuses other bytes.
+        let checksum = match (options.checksum(), options.checksum_value()) {
+            (_, Some(value)) => Some(value.header()),
+            (Some(algorithm), None) => {
+                return Err(Error::Config(format!(
+                    "a presigned PUT cannot compute a {algorithm} checksum (the client sends the bytes): sign the \
+                     client's value with PutOptions::with_checksum_value"
+                )));
+            }
+            (None, None) => None,
+        };
         let mut headers: Vec<(&str, &str)> = options.headers().iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         headers.extend(options.mode().header());
+        headers.extend(checksum.as_ref().map(|(name, value)| (*name, value.as_str())));
         self.presign(Method::Put, key, &headers, &[], expires_in)
     }
 

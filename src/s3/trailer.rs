@@ -122,6 +122,16 @@ struct Framing<S> {
 
 impl<S: Stream<Item = io::Result<Bytes>> + Unpin> Framing<S> {
     async fn next(&mut self) -> Option<io::Result<Bytes>> {
+        let item = self.step().await;
+        if matches!(item, Some(Err(_))) {
+            // A body that fails ends the stream: nothing follows an error.
+            self.hasher = None;
+            self.ready.clear();
+        }
+        item
+    }
+
+    async fn step(&mut self) -> Option<io::Result<Bytes>> {
         loop {
             if let Some(piece) = self.ready.pop_front() {
                 return Some(Ok(piece));

@@ -211,44 +211,66 @@ async fn cut_answers(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     direct.put_object("faults/cut.bin", body.clone().into(), &PutOptions::new()).await.expect("put");
 
     tally
-        .case(server.name, "answers cut short of their length (full, ranged, streamed): typed errors", async {
-            let gets = |cut: u64| {
-                move |request: &Seen| if request.method == "GET" { Fault::CutAnswer(cut) } else { Fault::Forward }
-            };
-            let proxy = Proxy::start(&server.endpoint, gets(100 * 1024)).await;
-            let storage = through(server, &proxy, 3).await;
-            let full = storage
-                .get_object("faults/cut.bin", &GetOptions::new())
-                .await
-                .expect("the head arrives")
-                .expect("there");
-            let err = full.bytes().await.expect_err("cut short");
-            assert!(matches!(err, Error::Transport { .. }), "{err}");
+        .case(
+            server.name,
+            "answers cut short of their length (full, ranged, streamed): resumed, then typed errors",
+            async {
+                let gets = |cut: u64| {
+                    move |request: &Seen| if request.method == "GET" { Fault::CutAnswer(cut) } else { Fault::Forward }
+                };
+                let proxy = Proxy::start(&server.endpoint, gets(100 * 1024)).await;
+                let storage = through(server, &proxy, 3).await;
+                let full = storage
+                    .get_object("faults/cut.bin", &GetOptions::new())
+                    .await
+                    .expect("the head arrives")
+                    .expect("there");
+                let err = full.bytes().await.expect_err("cut short");
+                assert!(matches!(err, Error::Transport { .. }), "{err}");
 
-            let ranged = storage
-                .get_object(
-                    "faults/cut.bin",
-                    &GetOptions::new().with_range(ByteRange::Inclusive { start: 1000, end: 300_999 }),
-                )
-                .await
-                .expect("the head arrives")
-                .expect("there");
-            assert_eq!(ranged.meta.size, body.len() as u64);
-            assert!(ranged.bytes().await.is_err(), "a cut range is an error");
+                let ranged = storage
+                    .get_object(
+                        "faults/cut.bin",
+                        &GetOptions::new().with_range(ByteRange::Inclusive { start: 1000, end: 500_999 }),
+                    )
+                    .await
+                    .expect("the head arrives")
+                    .expect("there");
+                assert_eq!(ranged.meta.size, body.len() as u64);
+                assert!(ranged.bytes().await.is_err(), "a cut range is an error");
 
-            let mut streamed =
-                storage.get_object("faults/cut.bin", &GetOptions::new()).await.expect("head").expect("there").body;
-            let mut got = Vec::new();
-            let err = loop {
-                match streamed.chunk().await {
-                    Ok(Some(chunk)) => got.extend_from_slice(&chunk),
-                    Ok(None) => panic!("a cut stream ended as if complete after {} bytes", got.len()),
-                    Err(e) => break e,
-                }
-            };
-            assert!(got.len() <= 100 * 1024 && body.starts_with(&got), "what came is the object's start");
-            assert!(matches!(err, Error::Transport { .. }), "{err}");
-        })
+                let mut streamed =
+                    storage.get_object("faults/cut.bin", &GetOptions::new()).await.expect("head").expect("there").body;
+                let mut got = Vec::new();
+                let err = loop {
+                    match streamed.chunk().await {
+                        Ok(Some(chunk)) => got.extend_from_slice(&chunk),
+                        Ok(None) => panic!("a cut stream ended as if complete after {} bytes", got.len()),
+                        Err(e) => break e,
+                    }
+                };
+                // Three attempts in all (the first and two resumptions), each cut at 100 KiB.
+                assert!(got.len() <= 3 * 100 * 1024 && body.starts_with(&got), "what came is the object's start");
+                assert!(got.len() > 100 * 1024, "the download was resumed after the first cut: {}", got.len());
+                assert!(matches!(err, Error::Transport { .. }), "{err}");
+
+                // Cut once: resumed where it stopped, exact.
+                let once = std::sync::atomic::AtomicBool::new(false);
+                let proxy = Proxy::start(&server.endpoint, move |request: &Seen| {
+                    if request.method == "GET" && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        Fault::CutAnswer(100 * 1024)
+                    } else {
+                        Fault::Forward
+                    }
+                })
+                .await;
+                let storage = through(server, &proxy, 3).await;
+                let whole =
+                    storage.get_object("faults/cut.bin", &GetOptions::new()).await.expect("get").expect("there");
+                assert_eq!(whole.bytes().await.expect("resumed").as_ref(), body.as_slice());
+                assert_eq!(proxy.requests(), 2);
+            },
+        )
         .await;
 
     tally

@@ -491,6 +491,80 @@ async fn presigned_multipart(server: &Server, storage: &S3Storage, tally: &mut T
         .pass("a browser's multipart upload with part SHA-256s: each part signed, the composite checked at completion");
 }
 
+/// Downloads: checked against the stored checksum as they stream (a byte flipped on the way is
+/// `ChecksumMismatch` at the end), resumed exactly after a cut, and never spliced across versions.
+async fn downloads(server: &Server, direct: &S3Storage, tally: &mut Tally) {
+    let bytes = data(700_000, 8);
+    let key = "integrity/download.bin";
+    direct
+        .put_object(key, Body::from(bytes.clone()), &PutOptions::new().with_checksum(ChecksumAlgorithm::Crc64Nvme))
+        .await
+        .expect("put");
+    let checked = GetOptions::new().with_checksum_mode(true);
+    let whole = direct.get_object(key, &checked).await.expect("get").expect("there");
+    assert!(whole.meta.checksum.is_some(), "{}: the bucket's checksum comes with the download", server.name);
+    assert_eq!(whole.bytes().await.expect("verified").as_ref(), bytes.as_slice());
+
+    // A byte flipped on the way back: the end of the stream is a typed error.
+    let flipping =
+        Proxy::start(
+            &server.endpoint,
+            |r: &Seen| {
+                if r.method == "GET" { Fault::FlipAnswerByte(300_000) } else { Fault::Forward }
+            },
+        )
+        .await;
+    let through = server.config().with_endpoint(flipping.endpoint.as_str()).build().await.expect("storage");
+    let error =
+        through.get_object(key, &checked).await.expect("get").expect("there").bytes().await.expect_err("flipped");
+    assert!(matches!(error, Error::ChecksumMismatch { download: true, .. }), "{error:?}");
+    let unchecked = through.get_object(key, &GetOptions::new()).await.expect("get").expect("there").bytes().await;
+    assert!(unchecked.is_ok_and(|b| b.as_ref() != bytes.as_slice()), "without the checksum mode the flip goes unseen");
+
+    // Cut once at 100 KiB: resumed from there, on the same version, exact (and still verified).
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let cutting = Proxy::start(&server.endpoint, move |r: &Seen| {
+        if r.method == "GET" && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            Fault::CutAnswer(100 * 1024)
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let through = server.config().with_endpoint(cutting.endpoint.as_str()).build().await.expect("storage");
+    let got = through.get_object(key, &checked).await.expect("get").expect("there").bytes().await.expect("resumed");
+    assert_eq!(got.as_ref(), bytes.as_slice(), "the resumed download is exact");
+    let records = cutting.records();
+    assert_eq!(records.iter().filter(|r| r.method == "GET").count(), 2, "one resumption");
+
+    // Replaced between the cut and the resumption: refused, never spliced.
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let go = Arc::new(tokio::sync::Notify::new());
+    let gate = (Arc::clone(&arrived), Arc::clone(&go));
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let gated = Proxy::start(&server.endpoint, move |r: &Seen| {
+        if r.method != "GET" {
+            return Fault::Forward;
+        }
+        match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Fault::CutAnswer(100 * 1024),
+            _ => Fault::Gate { arrived: Arc::clone(&gate.0), go: Arc::clone(&gate.1) },
+        }
+    })
+    .await;
+    let through = server.config().with_endpoint(gated.endpoint.as_str()).build().await.expect("storage");
+    let reading = tokio::spawn(async move {
+        through.get_object(key, &GetOptions::new()).await.expect("get").expect("there").bytes().await.map(|b| b.len())
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(20), arrived.notified()).await.expect("the resumption comes");
+    direct.put_object(key, Body::from(data(700_000, 9)), &PutOptions::new()).await.expect("replace");
+    go.notify_one();
+    let error = reading.await.expect("task").expect_err("another version");
+    assert!(matches!(error, Error::PreconditionFailed { .. }), "{}: {error:?}", server.name);
+    direct.delete_object(key).await.expect("clean");
+    tally.pass("downloads: checked as they stream, resumed exactly after a cut, never spliced across versions");
+}
+
 async fn suite(server: &Server) -> Tally {
     let mut tally = Tally::default();
     if !reference_available() {
@@ -504,6 +578,7 @@ async fn suite(server: &Server) -> Tally {
     flipped_part(server, &storage, &mut tally).await;
     presigned_single(server, &storage, &mut tally).await;
     presigned_multipart(server, &storage, &mut tally).await;
+    downloads(server, &storage, &mut tally).await;
     let _ = Arc::new(());
     let _: Option<Checksum> = None;
     tally.finish("integrity", server.name)
@@ -511,6 +586,6 @@ async fn suite(server: &Server) -> Tally {
 
 on_each_server!(suite, |server: &Server, tally: Tally| {
     if reference_available() {
-        assert_eq!(tally.cases, 7, "{}", server.name);
+        assert_eq!(tally.cases, 8, "{}", server.name);
     }
 });

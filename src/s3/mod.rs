@@ -13,6 +13,7 @@ mod config_env;
 mod copy;
 mod cors;
 mod credentials_cache;
+mod download;
 mod integrity;
 mod listing;
 mod multipart;

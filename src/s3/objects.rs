@@ -4,10 +4,11 @@
 use std::borrow::Cow;
 
 use super::client::Call;
+use super::download::{self, Download};
 use super::integrity;
 use super::trailer::ChecksumSending;
 use super::{Platform, S3Storage};
-use crate::body::Body;
+use crate::body::{Body, ObjectBody};
 use crate::checksum::StoredChecksum;
 use crate::multipart::upload::put_in_parts;
 use crate::sigv4::Method;
@@ -106,7 +107,32 @@ impl S3Storage {
         Ok(Some(meta_from_headers(key, &answer.headers, "HeadObject")?))
     }
 
+    /// A download that resumes after a cut and, with the checksum mode, checks its bytes (see
+    /// [`download`](super::download)).
     pub(super) async fn get(&self, key: &str, options: &GetOptions) -> Result<Option<GetObjectOutput>> {
+        let Some((output, body)) = self.get_once(key, options).await? else { return Ok(None) };
+        let (next, last) = download::span(&output.meta, output.content_range.as_deref());
+        let resume = Download {
+            storage: self.clone(),
+            key: key.to_owned(),
+            options: options.clone(),
+            etag: output.meta.etag.clone(),
+            next,
+            last,
+            resumes: self.inner.retry.max_attempts.saturating_sub(1),
+            check: download::checkable(options, &output.meta),
+        };
+        let mut whole = GetObjectOutput::new(output.meta, ObjectBody::new(resume.stream(body)));
+        whole.content_range = output.content_range;
+        Ok(Some(whole))
+    }
+
+    /// One GET: the answer's metadata, and its body as it comes.
+    pub(super) async fn get_once(
+        &self,
+        key: &str,
+        options: &GetOptions,
+    ) -> Result<Option<(GetObjectOutput, ObjectBody)>> {
         let headers = read_headers(options);
         let call = Call::new("GetObject", Method::Get, Some(key))
             .query(options.query().into_iter().map(|(k, v)| (k, Cow::Borrowed(v))).collect())
@@ -119,11 +145,11 @@ impl S3Storage {
         };
         let meta = meta_from_headers(key, &answer.headers, "GetObject")?;
         let content_range = answer.header("content-range");
-        let mut output = GetObjectOutput::new(meta, answer.into_object_body());
+        let mut output = GetObjectOutput::new(meta, ObjectBody::new(futures_util::stream::empty()));
         if let Some(range) = content_range {
             output = output.with_content_range(range);
         }
-        Ok(Some(output))
+        Ok(Some((output, answer.into_object_body())))
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<()> {

@@ -44,6 +44,8 @@ pub enum Fault {
     Gate { arrived: Arc<tokio::sync::Notify>, go: Arc<tokio::sync::Notify> },
     /// Forward, with the body byte at this offset flipped (as a bad NIC or a broken middlebox does).
     FlipByte(u64),
+    /// Forward, with the answer's body byte at this offset flipped.
+    FlipAnswerByte(u64),
 }
 
 /// A request as the plan sees it.
@@ -290,7 +292,8 @@ async fn serve(mut client: TcpStream, upstream: &str, plan: &Plan, counter: &Ato
                 _ => {}
             }
             let cut = if let Fault::CutAnswer(n) = fault { Some(n) } else { None };
-            let answered = copy_answer(&mut server, &mut client, cut).await;
+            let flip_answer = if let Fault::FlipAnswerByte(n) = fault { Some(n) } else { None };
+            let answered = copy_answer(&mut server, &mut client, cut, flip_answer).await;
             record(answered);
             if cut.is_some() {
                 reset(&client);
@@ -352,7 +355,7 @@ async fn copy_body(
 
 /// Copies the answer from server to client until the server closes, or only `cut` bytes of its body.
 /// Returns the bytes the client took.
-async fn copy_answer(server: &mut TcpStream, client: &mut TcpStream, cut: Option<u64>) -> u64 {
+async fn copy_answer(server: &mut TcpStream, client: &mut TcpStream, cut: Option<u64>, flip: Option<u64>) -> u64 {
     let mut taken = 0u64;
     let mut body_start: Option<u64> = None;
     let mut seen_head = Vec::new();
@@ -362,6 +365,18 @@ async fn copy_answer(server: &mut TcpStream, client: &mut TcpStream, cut: Option
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if let Some(at) = flip {
+            // The byte `at` of the body, once the head's end is known.
+            let mut head_so_far = seen_head.clone();
+            head_so_far.extend_from_slice(&chunk[..n]);
+            let start = body_start
+                .or_else(|| head_so_far.windows(4).position(|w| w == b"\r\n\r\n").map(|end| (end + 4) as u64));
+            if let Some(start) = start
+                && (taken..taken + n as u64).contains(&(start + at))
+            {
+                chunk[usize::try_from(start + at - taken).unwrap_or(0)] ^= 0xff;
+            }
+        }
         let mut out = &chunk[..n];
         if body_start.is_none() {
             seen_head.extend_from_slice(out);

@@ -362,6 +362,91 @@ async fn uppy_protocol(api: &Api, direct: &S3Storage, tally: &mut Tally) {
     tally.pass("Uppy's protocol: create, sign one and a batch, list, complete; single uploads refused");
 }
 
+/// The JSON endpoints with checksums: the file's SHA-256 with a single upload's claim (signed, the
+/// reply carrying it), each part's with its URL, a bad one refused in words.
+async fn checksums(server: &Server, api: &Api, direct: &S3Storage, tally: &mut Tally) {
+    use stowage::checksum::{ChecksumAlgorithm, ChecksumHasher};
+    let sha = ChecksumHasher::of(ChecksumAlgorithm::Sha256, PNG);
+    let claim = json!({ "filename": "sum.png", "content_type": "image/png", "size": PNG.len(),
+        "checksum": { "algorithm": "SHA256", "value": sha.to_base64() } });
+    let (status, ticket) = api.post("/uploads", claim).await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(ticket["headers"]["x-amz-checksum-sha256"], sha.to_base64());
+    let mut other = PNG.to_vec();
+    other[PNG.len() - 1] ^= 1;
+    assert_eq!(put(&ticket, &other).await.status / 100, 4, "other bytes refused by the bucket");
+    if server.name == "s3s-fs" {
+        // s3s-fs keeps the bytes it refused: completion sees no checksum it can trust.
+        let key = ticket["key"].as_str().unwrap_or_default();
+        refused("refused bytes kept by s3s-fs", &api.post("/uploads/complete", json!({ "key": key })).await, 422);
+        let (_, again) = api
+            .post(
+                "/uploads",
+                json!({ "filename": "sum.png", "content_type": "image/png", "size": PNG.len(),
+                "checksum": { "algorithm": "SHA256", "value": sha.to_base64() } }),
+            )
+            .await;
+        assert_eq!(put(&again, PNG).await.status / 100, 2);
+        let (status, done) = api.post("/uploads/complete", json!({ "key": again["key"] })).await;
+        assert_eq!((status, done["checksum"].as_str()), (200, Some(sha.to_base64().as_str())), "{done}");
+    } else {
+        assert_eq!(put(&ticket, PNG).await.status / 100, 2);
+        let (status, done) = api.post("/uploads/complete", json!({ "key": ticket["key"] })).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(
+            (done["checksum"].as_str(), done["checksum_algorithm"].as_str()),
+            (Some(sha.to_base64().as_str()), Some("SHA256"))
+        );
+        assert_eq!(stored(direct, done["key"].as_str().unwrap_or_default()).await.as_deref(), Some(PNG));
+    }
+    for bad in [json!({ "algorithm": "SHA256", "value": "AAAA" }), json!({ "algorithm": "MD5", "value": "AAAAAA==" })] {
+        let claim = json!({ "filename": "x.png", "content_type": "image/png", "size": 10, "checksum": bad });
+        refused("a bad checksum", &api.post("/uploads", claim).await, 400);
+    }
+
+    // Multipart with part checksums: each URL signs its part's SHA-256; Garage checks them all.
+    let bytes = png_of(11 * MIB);
+    let claim = json!({ "filename": "parts.png", "content_type": "image/png", "size": bytes.len(), "part_checksums": "SHA256" });
+    let (status, ticket) = api.post("/uploads/multipart", claim).await;
+    assert_eq!(status, 201, "{ticket}");
+    let (key, id) = (ticket["key"].as_str().unwrap().to_owned(), ticket["upload_id"].as_str().unwrap().to_owned());
+    let ranges = [0..5 * MIB, 5 * MIB..10 * MIB, 10 * MIB..bytes.len()];
+    let sums: Vec<String> =
+        ranges.iter().map(|r| ChecksumHasher::of(ChecksumAlgorithm::Sha256, &bytes[r.clone()]).to_base64()).collect();
+    refused(
+        "a part URL without its checksum",
+        &api.post("/uploads/multipart/parts", json!({ "key": key, "upload_id": id, "part_numbers": [1] })).await,
+        400,
+    );
+    let checksums: serde_json::Map<String, Value> =
+        sums.iter().enumerate().map(|(i, s)| ((i + 1).to_string(), json!(s))).collect();
+    let (status, signed) = api
+        .post(
+            "/uploads/multipart/parts",
+            json!({ "key": key, "upload_id": id, "part_numbers": [1, 2, 3], "checksums": checksums }),
+        )
+        .await;
+    assert_eq!(status, 200, "{signed}");
+    let mut parts = Vec::new();
+    for (i, (url, range)) in signed["parts"].as_array().expect("parts").iter().zip(ranges.clone()).enumerate() {
+        let sent = put(url, &bytes[range]).await;
+        assert_eq!(sent.status / 100, 2, "{}", sent.text());
+        parts.push(json!({ "part_number": i + 1, "etag": sent.header("etag").unwrap(), "checksum": sums[i] }));
+    }
+    let (status, done) = api.post("/uploads/complete", json!({ "key": key, "upload_id": id, "parts": parts })).await;
+    if server.name == "s3s-fs" {
+        // s3s-fs keeps no checksum of a multipart object: unprovable, refused, deleted.
+        assert_eq!(status, 422, "{done}");
+        tally.note("s3s-fs: multipart uploads with part checksums are refused (it keeps no checksum for them)");
+    } else {
+        assert_eq!(status, 200, "{done}");
+        assert!(done["checksum"].as_str().is_some_and(|c| c.ends_with("-3")), "a composite of three parts: {done}");
+        assert_eq!(stored(direct, &key).await.map(|b| Sha256::digest(&b)), Some(Sha256::digest(&bytes)));
+        direct.delete_object(&key).await.expect("clean");
+    }
+    tally.pass("checksums in the JSON: signed, refused in words when bad, and checked at completion");
+}
+
 async fn suite(server: &Server) -> Tally {
     let direct = server.storage().await;
     let storage: Arc<dyn Storage> = Arc::new(server.storage().await);
@@ -371,7 +456,8 @@ async fn suite(server: &Server) -> Tally {
     altered_before_promotion(server, &direct, &mut tally).await;
     multipart_uploads(server, &api, &direct, &mut tally).await;
     uppy_protocol(&api, &direct, &mut tally).await;
+    checksums(server, &api, &direct, &mut tally).await;
     tally.finish("endpoints", server.name)
 }
 
-on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 8, "{}", server.name));
+on_each_server!(suite, |server: &Server, tally: Tally| assert_eq!(tally.cases, 9, "{}", server.name));

@@ -275,7 +275,14 @@ pub(super) async fn finish(
 ) -> Answer<serde_json::Value> {
     let stored = pending(app, who, key).await?;
     let result = match &stored.upload {
-        PendingUpload::Single(ticket) => complete_single(app, ticket).await.map(|meta| (meta, ticket.filename.clone())),
+        PendingUpload::Single(ticket) => complete_single(app, ticket).await.map(|mut meta| {
+            // The staged object's checksum was checked, and the copy was of those very bytes (its
+            // ETag): the promoted object has it, whether or not the copy reports it.
+            if meta.checksum.is_none() {
+                meta.checksum = ticket.checksum.map(crate::checksum::StoredChecksum::full_object);
+            }
+            (meta, ticket.filename.clone())
+        }),
         PendingUpload::Multipart(ticket) => match upload_id {
             Some(id) if ticket.upload.upload_id.as_str() == id => {
                 let named = parts
@@ -311,6 +318,7 @@ pub(super) async fn finish(
         content_type: meta.content_type.clone(),
         etag: meta.etag.clone(),
         owner: who.id().clone(),
+        checksum: meta.checksum,
     };
     let mut reply = serde_json::json!({
         "key": meta.key,
@@ -318,6 +326,10 @@ pub(super) async fn finish(
         "size": meta.size,
         "content_type": meta.content_type,
     });
+    if let (Some(checksum), Some(fields)) = (meta.checksum, reply.as_object_mut()) {
+        fields.insert("checksum".into(), checksum.to_string().into());
+        fields.insert("checksum_algorithm".into(), checksum.checksum.algorithm().as_str().into());
+    }
     if let Some(hook) = &app.on_complete {
         match AssertUnwindSafe(hook.completed(&upload)).catch_unwind().await {
             Ok(Ok(serde_json::Value::Object(recorded))) => {

@@ -20,6 +20,8 @@ pub struct StoredUpload {
     pub etag: Option<String>,
     /// Who uploaded it.
     pub owner: OwnerId,
+    /// The checksum the bucket verified, when the client gave one.
+    pub checksum: Option<crate::checksum::StoredChecksum>,
 }
 
 /// Why the completion hook could not record an upload (kept in the service's logs through

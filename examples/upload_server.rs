@@ -32,7 +32,9 @@
 //! 1 GiB), `UPLOAD_TYPES` (default `image/*,application/pdf,text/plain,video/*`),
 //! `UPLOAD_MULTIPART_THRESHOLD` (default 16 MiB), `UPLOAD_PART_SIZE` (default 8 MiB),
 //! `UPLOAD_CONCURRENCY` (parts in flight, default 4), `UPLOAD_MAX_IN_PROGRESS` (uploads in progress
-//! per person, default 20), `UPLOAD_SECRET` (at least 32 bytes, shared by the instances), `UPPY_DIST` (the directory holding Uppy's `uppy.min.js`, default `target/uppy`:
+//! per person, default 20), `UPLOAD_PART_CHECKSUMS` (`on`/`off`: whether the page signs each part's
+//! SHA-256; on by default with a bucket of yours, off on the embedded server, which keeps no checksum
+//! for multipart objects), `UPLOAD_SECRET` (at least 32 bytes, shared by the instances), `UPPY_DIST` (the directory holding Uppy's `uppy.min.js`, default `target/uppy`:
 //! `bash examples/static/fetch-uppy.sh` puts it there).
 
 use std::io;
@@ -65,6 +67,9 @@ struct App {
     backend: String,
     multipart_threshold: u64,
     concurrency: u64,
+    /// Whether the page signs each part's SHA-256 (off on the embedded s3s-fs, which keeps no
+    /// checksum for multipart objects, so that nothing could prove them).
+    part_checksums: bool,
     uppy_dist: PathBuf,
 }
 
@@ -128,6 +133,10 @@ fn storage_failure(error: &Error) -> Response {
         Error::Mismatch(m) => {
             fail(StatusCode::from_u16(m.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY), m.user_message())
         }
+        Error::ChecksumMismatch { .. } => fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The bytes that reached the storage are not the ones that were sent; nothing was kept. Try again.",
+        ),
         Error::BodyLength { .. } | Error::Io { .. } => {
             fail(StatusCode::BAD_REQUEST, "The file that arrived is not the size that was announced; it was not kept.")
         }
@@ -176,7 +185,10 @@ async fn upload_through_server(State(app): State<Shared>, Visitor(who): Visitor,
                 // Chunks go from the request to the bucket through a small channel: memory stays bounded.
                 let (sender, receiver) = tokio::sync::mpsc::channel(4);
                 let body = Body::from_stream(channel_stream(receiver), size);
-                let options = PutOptions::new().with_content_type(content_type.as_str());
+                // Its SHA-256, computed as the bytes stream to the bucket, which checks it.
+                let options = PutOptions::new()
+                    .with_content_type(content_type.as_str())
+                    .with_checksum(stowage::checksum::ChecksumAlgorithm::Sha256);
                 let upload = app.storage.put_object(&ticket.upload_key, body, &options);
                 let pump = async move {
                     let mut field = field;
@@ -193,16 +205,21 @@ async fn upload_through_server(State(app): State<Shared>, Visitor(who): Visitor,
                     }
                 };
                 let (result, ()) = tokio::join!(upload, pump);
-                if let Err(e) = result {
-                    return storage_failure(&e);
-                }
+                let result = match result {
+                    Ok(stored) => stored,
+                    Err(e) => return storage_failure(&e),
+                };
                 let verify = VerifyOptions::new().with_delete_on_mismatch(true);
                 #[cfg(feature = "sniff")]
                 let verify = verify.with_sniff(true);
                 return match complete_upload(app.storage.as_ref(), &ticket, &verify).await {
-                    Ok(meta) => {
-                        Json(json!({ "key": meta.key, "filename": ticket.filename, "size": meta.size })).into_response()
-                    }
+                    Ok(meta) => Json(json!({
+                        "key": meta.key,
+                        "filename": ticket.filename,
+                        "size": meta.size,
+                        "checksum": result.checksum.map(|c| c.to_string()),
+                    }))
+                    .into_response(),
                     Err(e) => storage_failure(&e),
                 };
             }
@@ -219,13 +236,26 @@ async fn files(State(app): State<Shared>, Visitor(who): Visitor) -> Response {
         Err(e) => return storage_failure(&e),
     };
     out.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then_with(|| a.key.cmp(&b.key)));
+    out.truncate(100);
+    // Listings carry no checksums: a HEAD each asks the bucket for the one it keeps.
+    let checked = GetOptions::new().with_checksum_mode(true);
+    let checksums = futures_util::future::join_all(out.iter().map(|o| app.storage.head_object(&o.key, &checked))).await;
     let files: Vec<serde_json::Value> = out
         .into_iter()
-        .map(|object| {
+        .zip(checksums)
+        .map(|(object, head)| {
             let filename = object.key.rsplit('/').next().unwrap_or_default().to_owned();
             let uploaded =
                 object.last_modified.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
-            json!({ "key": object.key, "filename": filename, "size": object.size, "uploaded_at": uploaded })
+            let checksum = head.ok().flatten().and_then(|meta| meta.checksum);
+            json!({
+                "key": object.key,
+                "filename": filename,
+                "size": object.size,
+                "uploaded_at": uploaded,
+                "checksum": checksum.map(|c| c.to_string()),
+                "checksum_algorithm": checksum.map(|c| c.checksum.algorithm().as_str()),
+            })
         })
         .collect();
     Json(files).into_response()
@@ -253,6 +283,7 @@ async fn config(State(app): State<Shared>) -> Response {
         "multipart_threshold": app.multipart_threshold,
         "part_size": app.policy.part_size(),
         "concurrency": app.concurrency,
+        "part_checksums": app.part_checksums,
     }))
     .into_response()
 }
@@ -307,7 +338,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         policy = policy.allow_type(pattern.trim())?;
     }
 
-    let (storage, backend, _embedded) = if env("S3_BUCKET").is_some() {
+    let external = env("S3_BUCKET").is_some();
+    let (storage, backend, _embedded) = if external {
         let s3 = S3Config::from_env()?.build().await?;
         let backend = format!("{} bucket “{}” at {}", s3.platform(), s3.bucket(), s3.address().authority());
         if std::env::args().any(|a| a == "--setup-cors") {
@@ -338,6 +370,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let uppy_dist = env("UPPY_DIST").map_or_else(|| PathBuf::from("target/uppy"), PathBuf::from);
+    // s3s-fs keeps no checksum for a multipart object, so a part-checksummed upload could never be
+    // proven there: the embedded server takes multipart uploads without them.
+    let part_checksums = match env("UPLOAD_PART_CHECKSUMS").as_deref() {
+        Some("on") => true,
+        Some("off") => false,
+        Some(other) => return Err(format!("UPLOAD_PART_CHECKSUMS must be on or off, not {other:?}").into()),
+        None => external,
+    };
     let app = Arc::new(App {
         storage: Arc::clone(&storage),
         policy: policy.clone(),
@@ -345,6 +385,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         backend: backend.clone(),
         multipart_threshold,
         concurrency,
+        part_checksums,
         uppy_dist,
     });
     let body_limit = usize::try_from(max_size).unwrap_or(usize::MAX).saturating_add(1024 * 1024);

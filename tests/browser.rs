@@ -142,7 +142,22 @@ async fn upload_demo_in_a_real_browser() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let origin = format!("http://127.0.0.1:{port}");
     direct.put_bucket_cors(&CorsConfiguration::for_browser_uploads([origin.as_str()])).await.expect("bucket CORS");
-    let proxy = Proxy::start(&garage.endpoint, |_| Fault::Forward).await;
+    // The proxy between everyone and Garage: it counts the parts, and flips a byte of the next PUT
+    // when told to (a broken network card, a bad middlebox).
+    let flip_next_put = Arc::new(AtomicBool::new(false));
+    let proxy = Proxy::start(&garage.endpoint, {
+        let flip = Arc::clone(&flip_next_put);
+        move |request: &support::proxy::Seen| {
+            // The browser's PUT into staging (not the server's tickets beside it).
+            let browsers = request.target.contains("/staging/") && !request.target.contains("/.tickets/");
+            if request.method == "PUT" && browsers && flip.swap(false, Ordering::SeqCst) {
+                Fault::FlipByte(40)
+            } else {
+                Fault::Forward
+            }
+        }
+    })
+    .await;
 
     let _demo = Demo(
         Command::new(support::example("upload_server"))
@@ -211,6 +226,23 @@ async fn upload_demo_in_a_real_browser() {
     assert_eq!(first["filename"], "photo of me.png");
     let (status, bytes) = download(&origin, &me, first["key"].as_str().unwrap_or_default()).await;
     assert_eq!((status, bytes.as_slice()), (200, PNG), "the download is byte-identical");
+    // The page computed the file's SHA-256, the bucket verified it, and the list shows it.
+    let shown = session
+        .wait_for(
+            "const c = document.querySelector('#files code.checksum'); return c ? c.textContent : null;",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(shown.as_str(), Some(format!("SHA-256 {}", hex::encode(Sha256::digest(PNG))).as_str()));
+
+    // A byte flipped between the browser and the bucket: the bucket refuses it, nothing is listed.
+    let before = listed(&origin, &me).await.len();
+    flip_next_put.store(true, Ordering::SeqCst);
+    let (state, text) = upload(&session, &png).await;
+    assert_eq!(state, "error", "{text}");
+    assert!(text.contains("SHA-256"), "the page says why: {text}");
+    assert!(!flip_next_put.load(Ordering::SeqCst), "the flip happened");
+    assert_eq!(listed(&origin, &me).await.len(), before, "nothing listed");
     // Listings date objects to the second: a second later, this one is the newest.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (state, text) = upload(&session, &renamed).await;
@@ -288,6 +320,7 @@ async fn upload_demo_in_a_real_browser() {
     let upload_id = saved["ticket"]["upload_id"].as_str().expect("a saved upload").to_owned();
     let stored_before: Vec<u64> =
         saved["done"].as_array().expect("done").iter().filter_map(|d| d[0].as_u64()).collect();
+    assert!(saved["ticket"]["part_checksums"] == "SHA256", "parts carry their SHA-256: {saved}");
     assert!(stored_before.len() >= 3, "{saved}");
     session.reload().await;
     let notice = session
@@ -299,6 +332,13 @@ async fn upload_demo_in_a_real_browser() {
     assert!(notice.as_str().unwrap_or_default().contains("was interrupted at"), "{notice}");
     let (state, text) = upload(&session, &big).await;
     assert_eq!(state, "ok", "{text}");
+    let hashed = session.script("return window.demo.partsHashed;").await;
+    let hashed: Vec<u64> = hashed.as_array().map(|h| h.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+    assert!(!hashed.is_empty(), "the missing parts were hashed");
+    assert!(
+        stored_before.iter().all(|p| !hashed.contains(p)),
+        "stored parts {stored_before:?} were not hashed again: {hashed:?}"
+    );
     let records = proxy.records();
     for part in stored_before.iter().filter(|&&n| n > 1) {
         let sends = records

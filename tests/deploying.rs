@@ -241,6 +241,11 @@ async fn other_people(storage: &Arc<dyn Storage>, direct: &S3Storage, tally: &mu
     assert_eq!(stored(direct, &single_final).await.as_deref(), Some(PNG));
     let (status, _) = alice.delete(&format!("/s3/multipart/{uppy_id}?key={}", urlencoding(&uppy_key))).await;
     assert_eq!(status, 200);
+    // A single upload its owner gives up on: the staged bytes and the ticket go.
+    let (given_up, _) = single(alice, "given up.png").await;
+    assert_eq!(alice.delete(&format!("/uploads?key={}", urlencoding(&given_up))).await.0, 204);
+    assert!(stored(direct, &given_up).await.is_none(), "the staged bytes are deleted");
+    refused("completing a cancelled upload", &alice.post("/uploads/complete", json!({ "key": given_up })).await, 404);
     assert!(tickets_of(direct, "cleo").await.is_empty() && tickets_of(direct, "dan").await.is_empty());
     tally.pass("another person refused on every route (JSON and Uppy) exactly as for no upload; the owner's intact");
 }
@@ -271,6 +276,7 @@ impl Routes<'_> {
             ("complete", who.post("/uploads/complete", json!({ "key": key, "upload_id": id, "parts": parts })).await),
             ("complete a single upload", who.post("/uploads/complete", json!({ "key": self.single })).await),
             ("cancel", who.delete(&format!("/uploads/multipart?{q}")).await),
+            ("cancel a single upload", who.delete(&format!("/uploads?key={}", urlencoding(self.single))).await),
             ("Uppy: sign a part", who.get(&format!("/s3/multipart/{uid}/1?{uq}")).await),
             ("Uppy: sign a batch", who.get(&format!("/s3/multipart/{uid}/batch?{uq}&partNumbers=1,2")).await),
             ("Uppy: list parts", who.get(&format!("/s3/multipart/{uid}?{uq}")).await),

@@ -193,6 +193,19 @@ pub(super) struct NamedPart {
     pub(super) checksum: Option<String>,
 }
 
+/// Cancels `who`'s single upload of `key` (one that failed on its way, say): whatever reached the
+/// upload key is deleted when it is not the final key, and the ticket goes.
+pub(super) async fn cancel_single(app: &Endpoints, who: &Uploader, key: &str) -> Answer<()> {
+    let PendingUpload::Single(ticket) = pending(app, who, key).await?.upload else {
+        return Err(Refusal::unknown());
+    };
+    if ticket.upload_key != ticket.final_key {
+        app.storage.delete_object(&ticket.upload_key).await?;
+    }
+    app.tickets.remove(who.id(), key).await?;
+    Ok(())
+}
+
 /// Cancels `who`'s multipart upload: nothing of it is kept, and its ticket goes.
 pub(super) async fn cancel(app: &Endpoints, who: &Uploader, ticket: &MultipartTicket) -> Answer<()> {
     ticket.cancel(app.storage.as_ref()).await?;

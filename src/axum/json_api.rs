@@ -13,7 +13,7 @@ use crate::constraints::{FileClaim, MultipartTicket, PartLayout};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
-        .route("/uploads", post(single))
+        .route("/uploads", post(single).delete(cancel_single))
         .route("/uploads/multipart", post(multipart).delete(cancel))
         .route("/uploads/multipart/parts", post(sign_parts).get(stored_parts))
         .route("/uploads/complete", post(complete))
@@ -34,6 +34,8 @@ struct MultipartView {
     size: Option<u64>,
     part_size: Option<u64>,
     part_count: Option<u32>,
+    /// The algorithm of the parts' checksums, when the upload has them.
+    part_checksums: Option<&'static str>,
 }
 
 impl From<&MultipartTicket> for MultipartView {
@@ -50,6 +52,7 @@ impl From<&MultipartTicket> for MultipartView {
             size: t.size(),
             part_size,
             part_count,
+            part_checksums: t.upload.checksum.map(|c| c.algorithm.as_str()),
         }
     }
 }
@@ -95,9 +98,30 @@ async fn stored_parts(
         .stored_parts(app.storage.as_ref())
         .await?
         .into_iter()
-        .map(|p| serde_json::json!({ "part_number": p.number.get(), "size": p.size, "etag": p.etag }))
+        .map(|p| {
+            serde_json::json!({
+                "part_number": p.number.get(),
+                "size": p.size,
+                "etag": p.etag,
+                "checksum": p.checksum.map(|c| c.to_base64()),
+            })
+        })
         .collect();
     Ok(Json(serde_json::json!({ "parts": parts })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyRef {
+    key: String,
+}
+
+async fn cancel_single(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Query(upload): Query<KeyRef>,
+) -> Answer<Response> {
+    flow::cancel_single(&app, &who, &upload.key).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn cancel(State(app): State<Shared>, Caller(who): Caller, Query(upload): Query<UploadRef>) -> Answer<Response> {

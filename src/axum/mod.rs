@@ -39,11 +39,12 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /uploads` `{filename, content_type, size}` | a presigned PUT: `{key, method, url, headers, expires_at}` |
-//! | `POST /uploads/multipart` `{filename, content_type, size}` | a multipart upload: `{key, upload_id, part_size, part_count, size}` |
-//! | `POST /uploads/multipart/parts` `{key, upload_id, part_numbers}` | presigned part URLs, each signing its part's size: `{parts: [{part_number, url, headers}]}` |
-//! | `GET /uploads/multipart/parts?key=&upload_id=` | the parts stored so far, to resume: `{parts: [{part_number, size, etag}]}` |
-//! | `POST /uploads/complete` `{key, upload_id?, parts?}` | verify, promote, record: `{key, filename, size, content_type, …the hook's fields}` |
+//! | `POST /uploads` `{filename, content_type, size, checksum?}` | a presigned PUT: `{key, method, url, headers, expires_at}` (the `checksum`, `{"algorithm": "SHA256", "value": "<base64>"}`, signed as a header) |
+//! | `POST /uploads/multipart` `{filename, content_type, size, part_checksums?}` | a multipart upload: `{key, upload_id, part_size, part_count, size, part_checksums}` |
+//! | `POST /uploads/multipart/parts` `{key, upload_id, part_numbers, checksums?}` | presigned part URLs, each signing its part's size (and its checksum, base64 by part number): `{parts: [{part_number, url, headers}]}` |
+//! | `GET /uploads/multipart/parts?key=&upload_id=` | the parts stored so far, to resume: `{parts: [{part_number, size, etag, checksum}]}` |
+//! | `POST /uploads/complete` `{key, upload_id?, parts?}` | verify, promote, record: `{key, filename, size, content_type, checksum?, …the hook's fields}` |
+//! | `DELETE /uploads?key=` | cancel a single upload (one whose PUT failed): nothing kept |
 //! | `DELETE /uploads/multipart?key=&upload_id=` | cancel: abort, nothing kept |
 //! | `POST /s3/multipart`, `GET /s3/multipart/{uploadId}/{partNumber}`, `GET …/batch`, `GET /s3/multipart/{uploadId}`, `POST …/complete`, `DELETE /s3/multipart/{uploadId}`, `GET /s3/params` | Uppy's AWS S3 plugin, unchanged (each with `?key=`) |
 //!

@@ -565,6 +565,74 @@ async fn downloads(server: &Server, direct: &S3Storage, tally: &mut Tally) {
     tally.pass("downloads: checked as they stream, resumed exactly after a cut, never spliced across versions");
 }
 
+/// Checksums that cannot be right: each a typed error with a sentence, before any request.
+async fn bad_inputs(server: &Server, storage: &S3Storage, tally: &mut Tally) {
+    use stowage::checksum::{ChecksumError, ChecksumType};
+    use stowage::multipart::{CompletedPart, MultipartUpload, PartNumber, UploadId};
+    use stowage::{CompleteOptions, PartOptions};
+    let sentence = |e: &Error| {
+        let text = e.to_string();
+        assert!(text.len() > 20, "a sentence: {text}");
+        text
+    };
+    // Malformed and wrong-length values.
+    for (algorithm, text) in [(ChecksumAlgorithm::Sha256, "not base64"), (ChecksumAlgorithm::Crc32, "AAAAAAAA")] {
+        let error = Error::from(Checksum::from_base64(algorithm, text).expect_err("refused"));
+        sentence(&error);
+    }
+    // A composite CRC64NVME, a full-object SHA-256: S3 takes neither.
+    for (algorithm, kind) in
+        [(ChecksumAlgorithm::Crc64Nvme, ChecksumType::Composite), (ChecksumAlgorithm::Sha256, ChecksumType::FullObject)]
+    {
+        let options = PutOptions::new().with_checksum(algorithm).with_checksum_type(kind);
+        let error = storage.create_multipart_upload("integrity/bad", &options).await.expect_err("refused");
+        assert!(matches!(error, Error::Checksum(ChecksumError::InvalidType { .. })), "{error:?}");
+        sentence(&error);
+    }
+    // An algorithm the backend does not take: R2's table, checked before anything is sent (the
+    // account does not exist; no request leaves).
+    let r2 = stowage::S3Config::r2("0123456789abcdef0123456789abcdef", "bucket", stowage::Credentials::new("a", "b"))
+        .build()
+        .await
+        .expect("an R2 backend");
+    let options =
+        PutOptions::new().with_checksum(ChecksumAlgorithm::Crc32c).with_checksum_type(ChecksumType::FullObject);
+    let error = r2.create_multipart_upload("k", &options).await.expect_err("refused before sending");
+    assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+    assert!(sentence(&error).contains("developers.cloudflare.com"), "the source is cited");
+    // Two checksums on one request, and the SDKs' hint.
+    let two =
+        PutOptions::new().with_checksum(ChecksumAlgorithm::Crc32).with_header("x-amz-checksum-crc32c", "AAAAAA==");
+    assert!(matches!(storage.put_object("integrity/two", Body::from("x"), &two).await, Err(Error::Config(_))));
+    let hint = PutOptions::new().with_header("x-amz-sdk-checksum-algorithm", "CRC32");
+    assert!(matches!(storage.put_object("integrity/hint", Body::from("x"), &hint).await, Err(Error::Config(_))));
+    // A part checksum for an upload created without one; parts missing theirs at completion.
+    let plain = storage.create_multipart_upload("integrity/plain", &PutOptions::new()).await.expect("upload");
+    let sha = ChecksumHasher::of(ChecksumAlgorithm::Sha256, b"x");
+    let options = PartOptions::new().with_checksum_value(sha);
+    let error = storage
+        .presign_upload_part(plain.part(PartNumber::FIRST), &options, std::time::Duration::from_secs(60))
+        .expect_err("refused");
+    assert!(matches!(error, Error::Checksum(ChecksumError::NotDeclared { .. })), "{error:?}");
+    storage.abort_multipart_upload(&plain).await.expect("abort");
+    let declared = storage
+        .create_multipart_upload("integrity/declared", &PutOptions::new().with_checksum(ChecksumAlgorithm::Sha256))
+        .await
+        .expect("upload");
+    let part = storage.upload_part(declared.part(PartNumber::FIRST), Body::from(vec![1u8; 1000])).await.expect("part");
+    assert!(part.checksum.is_some(), "a part of a checksummed upload carries its checksum");
+    let bare = CompletedPart::new(part.number, part.etag.clone());
+    let error =
+        storage.complete_multipart_upload(&declared, &[bare], &CompleteOptions::new()).await.expect_err("refused");
+    assert!(matches!(error, Error::Checksum(ChecksumError::PartMissing { part: 1, .. })), "{error:?}");
+    sentence(&error);
+    storage.abort_multipart_upload(&declared).await.expect("abort");
+    let _ = (server, MultipartUpload::new("x", UploadId::new("y").expect("id")));
+    tally.pass(
+        "bad checksums: malformed, wrong length, invalid pairs, R2's table, two at once, parts missing their own",
+    );
+}
+
 async fn suite(server: &Server) -> Tally {
     let mut tally = Tally::default();
     if !reference_available() {
@@ -579,6 +647,7 @@ async fn suite(server: &Server) -> Tally {
     presigned_single(server, &storage, &mut tally).await;
     presigned_multipart(server, &storage, &mut tally).await;
     downloads(server, &storage, &mut tally).await;
+    bad_inputs(server, &storage, &mut tally).await;
     let _ = Arc::new(());
     let _: Option<Checksum> = None;
     tally.finish("integrity", server.name)
@@ -586,6 +655,6 @@ async fn suite(server: &Server) -> Tally {
 
 on_each_server!(suite, |server: &Server, tally: Tally| {
     if reference_available() {
-        assert_eq!(tally.cases, 8, "{}", server.name);
+        assert_eq!(tally.cases, 9, "{}", server.name);
     }
 });

@@ -378,6 +378,43 @@ pub enum ChecksumError {
         /// What was given (cut to 32 characters).
         name: String,
     },
+    /// A checksum given for a multipart upload created without one.
+    #[error(
+        "a {algorithm} checksum was given for a multipart upload created without checksums; create the upload \
+         with one (PutOptions::with_checksum)"
+    )]
+    NotDeclared {
+        /// The algorithm given.
+        algorithm: ChecksumAlgorithm,
+    },
+    /// A checksum of another algorithm than the upload's.
+    #[error("a {given} checksum was given for a multipart upload created with {declared}")]
+    OtherAlgorithm {
+        /// The upload's algorithm.
+        declared: ChecksumAlgorithm,
+        /// The algorithm given.
+        given: ChecksumAlgorithm,
+    },
+    /// A part of an upload created with a checksum lacks its value (at completion, or when its
+    /// URL is presigned).
+    #[error(
+        "part {part} has no {algorithm} checksum, and the upload was created with one: every part names its \
+         checksum (PartOptions::with_checksum_value for a part URL; CompletedPart::with_checksum at completion)"
+    )]
+    PartMissing {
+        /// The part number (0: a part URL not yet numbered).
+        part: u32,
+        /// The upload's algorithm.
+        algorithm: ChecksumAlgorithm,
+    },
+    /// A whole-object value given for an upload that is not full-object of that algorithm.
+    #[error(
+        "a whole-object {algorithm} checksum was given, but the upload was not created with a full-object {algorithm} checksum"
+    )]
+    NotFullObject {
+        /// The algorithm given.
+        algorithm: ChecksumAlgorithm,
+    },
     /// A multipart type the algorithm cannot have.
     #[error(
         "a multipart upload cannot have a {kind} {algorithm} checksum (S3 takes CRC64NVME as full-object only, SHA-1 and \

@@ -10,7 +10,7 @@ use super::objects::write_refused;
 use super::trailer::ChecksumSending;
 use super::{Platform, S3Storage};
 use crate::body::Body;
-use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType, StoredChecksum};
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumError, ChecksumType, StoredChecksum};
 use crate::sigv4::Method;
 use crate::storage::multipart::{
     CompletedPart, MultipartError, MultipartUpload, MultipartUploadInfo, PartNumber, UploadChecksum, UploadId,
@@ -89,25 +89,14 @@ impl S3Storage {
     ) -> Result<ChecksumSending> {
         match (&upload.checksum, value) {
             (None, None) => Ok(ChecksumSending::None),
-            (None, Some(value)) => Err(Error::Config(format!(
-                "a part's {} checksum was given, but the upload was created without one; create it with \
-                 PutOptions::with_checksum({})",
-                value.algorithm(),
-                value.algorithm()
-            ))),
-            (Some(declared), Some(value)) if value.algorithm() != declared.algorithm => Err(Error::Config(format!(
-                "a part's checksum is {}, but the upload was created with {}",
-                value.algorithm(),
-                declared.algorithm
-            ))),
+            (None, Some(value)) => Err(ChecksumError::NotDeclared { algorithm: value.algorithm() }.into()),
+            (Some(declared), Some(value)) if value.algorithm() != declared.algorithm => {
+                Err(ChecksumError::OtherAlgorithm { declared: declared.algorithm, given: value.algorithm() }.into())
+            }
             (Some(_), Some(value)) => Ok(ChecksumSending::Header(*value)),
             (Some(declared), None) => match body {
                 Some(body) => Ok(ChecksumSending::plan(body, Some(declared.algorithm), None)),
-                None => Err(Error::Config(format!(
-                    "the upload was created with a {} checksum: a part URL must sign the part's value \
-                     (PartOptions::with_checksum_value)",
-                    declared.algorithm
-                ))),
+                None => Err(ChecksumError::PartMissing { part: 0, algorithm: declared.algorithm }.into()),
             },
         }
     }
@@ -232,25 +221,31 @@ impl S3Storage {
         options: &CompleteOptions,
     ) -> Result<PutObjectOutput> {
         check_part_list(parts)?;
-        if let Some(declared) = &upload.checksum
-            && let Some(part) = parts.iter().find(|p| p.checksum.is_none_or(|c| c.algorithm() != declared.algorithm))
-        {
-            return Err(Error::Config(format!(
-                "the upload was created with a {} checksum, and part {} has {}: every part names its checksum at \
-                 completion",
-                declared.algorithm,
-                part.number,
-                part.checksum.map_or_else(|| "none".to_owned(), |c| c.algorithm().to_string())
-            )));
+        if let Some(declared) = &upload.checksum {
+            for part in parts {
+                match part.checksum {
+                    None => {
+                        return Err(ChecksumError::PartMissing {
+                            part: part.number.get(),
+                            algorithm: declared.algorithm,
+                        }
+                        .into());
+                    }
+                    Some(c) if c.algorithm() != declared.algorithm => {
+                        return Err(ChecksumError::OtherAlgorithm {
+                            declared: declared.algorithm,
+                            given: c.algorithm(),
+                        }
+                        .into());
+                    }
+                    Some(_) => {}
+                }
+            }
         }
         if let Some(whole) = options.checksum_value()
             && upload.checksum.is_none_or(|d| d.kind != ChecksumType::FullObject || d.algorithm != whole.algorithm())
         {
-            return Err(Error::Config(format!(
-                "a whole-object {} checksum was given, but the upload was not created with a full-object {} checksum",
-                whole.algorithm(),
-                whole.algorithm()
-            )));
+            return Err(ChecksumError::NotFullObject { algorithm: whole.algorithm() }.into());
         }
         if self.inner.transfer.limits.equal_parts() {
             self.check_even_parts(upload, parts).await?;

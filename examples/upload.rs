@@ -1,8 +1,13 @@
 //! Uploads a local file of any size, with a progress bar, then checks what landed.
 //!
 //! ```text
-//! cargo run --example upload -- <file> [key]
+//! cargo run --example upload -- [--checksum crc32c|crc64nvme|sha256] <file> [key]
 //! ```
+//!
+//! With `--checksum`, the checksum is computed while the file streams (each part's, for a multipart
+//! upload), the bucket verifies it and refuses any altered byte, and the value it keeps is printed:
+//! the whole file's for a single PUT or a full-object CRC (compare it with any CRC tool), the SHA-256
+//! of the parts' SHA-256s (`…-<parts>`) for a multipart SHA-256.
 //!
 //! Files above 32 MiB go up as multipart uploads: 8 MiB parts (more for very large files), four at a
 //! time, each retried on its own; a failure that retries cannot fix aborts the upload, so nothing
@@ -18,8 +23,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use stowage::checksum::ChecksumAlgorithm;
 use stowage::multipart::{MultipartLimits, PartPlan};
-use stowage::{Body, PutOptions, S3Config, Storage};
+use stowage::{Body, GetOptions, PutOptions, S3Config, Storage};
 
 fn number(name: &str) -> Result<Option<u64>, String> {
     match std::env::var(name) {
@@ -31,9 +37,17 @@ fn number(name: &str) -> Result<Option<u64>, String> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args_os().skip(1);
+    const USAGE: &str = "usage: cargo run --example upload -- [--checksum crc32c|crc64nvme|sha256] <file> [key]";
+    let mut args = std::env::args_os().skip(1).peekable();
+    let mut checksum = None;
+    if args.peek().is_some_and(|a| a == "--checksum") {
+        args.next();
+        let name = args.next().ok_or(USAGE)?.to_string_lossy().into_owned();
+        let algorithm: ChecksumAlgorithm = name.parse()?;
+        checksum = Some(algorithm);
+    }
     let Some(path) = args.next().map(PathBuf::from) else {
-        return Err("usage: cargo run --example upload -- <file> [key]".into());
+        return Err(USAGE.into());
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
     let key = args.next().map(|k| k.to_string_lossy().into_owned()).unwrap_or_else(|| format!("uploads/{name}"));
@@ -80,7 +94,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let shown = bar.clone();
     let body = body.with_progress(move |p| shown.set_position(p.sent));
     let started = Instant::now();
-    let result = storage.put_object(&key, body, &PutOptions::new().with_content_type("application/octet-stream")).await;
+    let mut options = PutOptions::new().with_content_type("application/octet-stream");
+    if let Some(algorithm) = checksum {
+        options = options.with_checksum(algorithm);
+    }
+    let result = storage.put_object(&key, body, &options).await;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
     let out = result?;
@@ -95,9 +113,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         indicatif::HumanBytes((size as f64 / seconds) as u64),
         out.etag.as_deref().unwrap_or("(none)")
     );
-    match storage.head_object(&key, &stowage::GetOptions::new()).await? {
+    if let Some(stored) = &out.checksum {
+        let kind = if stored.parts.is_some() { "of its parts' checksums" } else { "of the whole file" };
+        println!(
+            "Checksum {} {kind}, verified by the bucket: {stored} (hex {})",
+            stored.checksum.algorithm(),
+            stored.checksum.to_hex()
+        );
+    }
+    match storage.head_object(&key, &GetOptions::new().with_checksum_mode(checksum.is_some())).await? {
         Some(meta) if meta.size == size => {
             println!("Verified with a HEAD: {} bytes at {key:?}.", meta.size);
+            if let (Some(sent), Some(kept)) = (&out.checksum, &meta.checksum)
+                && sent != kept
+            {
+                return Err(format!("the bucket keeps the checksum {kept}, not {sent}").into());
+            }
             Ok(())
         }
         Some(meta) => Err(format!("the object holds {} bytes, not {size}", meta.size).into()),

@@ -11,6 +11,11 @@
 //!
 //! `cargo bench -p stowage-peers --bench multipart` (`STOWAGE_BENCH_MIB` for another size,
 //! `STOWAGE_BENCH_RUNS` for more runs per configuration; the median is reported).
+//!
+//! `cargo bench -p stowage-peers --bench multipart -- --checksums`: the same 1 GiB file with each
+//! checksum stowage computes while the bytes stream (a single PUT and 4 parts in flight; the file's
+//! bytes go as S3's streaming trailer), against none, in one run, with the speed of each hash alone
+//! on one core. The sink does not check checksums: the figures are the client's cost.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -199,7 +204,7 @@ async fn upload(name: &str, endpoint: &str, path: &Path, size: u64) {
     }
     let config =
         stowage::S3Config::new(BUCKET, "us-east-1", stowage::Credentials::new(ACCESS, SECRET)).with_endpoint(endpoint);
-    let config = match name.strip_prefix("stowage-multipart-") {
+    let config = match name.split('+').next().and_then(|n| n.strip_prefix("stowage-multipart-")) {
         Some(concurrency) => config
             .with_multipart_threshold(PART)
             .with_part_size(PART)
@@ -209,9 +214,46 @@ async fn upload(name: &str, endpoint: &str, path: &Path, size: u64) {
     };
     let storage = config.build().await.expect("storage");
     let body = stowage::Body::from_file(path).await.expect("file");
-    storage.put_object(&key, body, &stowage::PutOptions::new()).await.expect("upload");
+    let mut options = stowage::PutOptions::new();
+    if let Some((_, algorithm)) = name.split_once('+') {
+        options = options.with_checksum(algorithm.parse().expect("an algorithm"));
+    }
+    storage.put_object(&key, body, &options).await.expect("upload");
     let meta = storage.head_object(&key, &stowage::GetOptions::new()).await.expect("head").expect("stored");
     assert_eq!(meta.size, size);
+}
+
+/// The checksum runs against their base (no checksum): throughput ratio and peak RSS, then the
+/// speed of each hash alone on one core.
+fn checksum_table(mib: u64, runs: usize, results: &[(&str, u64, f64, f64)]) {
+    println!(
+        "\n{mib} MiB from a file, median of {runs} runs, each in its own process (the checksum computed as the bytes stream):\n"
+    );
+    println!("| upload | checksum | time | throughput | vs none | peak RSS |");
+    println!("|---|---|---|---|---|---|");
+    for (name, _, seconds, rss) in results {
+        let (base, algorithm) = name.split_once('+').unwrap_or((name, "none"));
+        let none = results.iter().find(|r| r.0 == base).map_or(*seconds, |r| r.2);
+        println!(
+            "| {base} | {algorithm} | {seconds:.2} s | {:.0} MiB/s | {:.2}x | {rss:.1} MiB |",
+            mib as f64 / seconds,
+            none / seconds
+        );
+    }
+    let buffer: Vec<u8> = (0..256 * MIB).map(|i| (i * 13 % 251) as u8).collect();
+    println!("\nEach hash alone, one core, 256 MiB in memory:\n");
+    println!("| algorithm | speed |");
+    println!("|---|---|");
+    for algorithm in stowage::checksum::ChecksumAlgorithm::ALL {
+        let started = Instant::now();
+        let mut hasher = stowage::checksum::ChecksumHasher::new(algorithm);
+        for chunk in buffer.chunks(64 * 1024) {
+            hasher.update(chunk);
+        }
+        let value = hasher.finish();
+        let seconds = started.elapsed().as_secs_f64();
+        println!("| {algorithm} | {:.0} MiB/s ({}) |", 256.0 / seconds, &value.to_hex()[..8]);
+    }
 }
 
 /// Over the largest single upload: 5.5 GiB generated on the fly, sent in parts, checked by size.
@@ -290,17 +332,32 @@ fn main() {
         }
         file.flush().expect("flush");
     }
-    let configs = [
-        ("stowage-single-put", 1u64),
-        ("stowage-multipart-1", 1),
-        ("stowage-multipart-4", 4),
-        ("stowage-multipart-8", 8),
-        ("object_store-4", 4),
-        ("object_store-8", 8),
-    ];
+    let checksums = args.iter().any(|a| a == "--checksums");
+    let configs: Vec<(String, u64)> = if checksums {
+        let mut configs = Vec::new();
+        for (base, concurrency) in [("stowage-single-put", 1u64), ("stowage-multipart-4", 4)] {
+            for algorithm in ["", "+CRC32", "+CRC32C", "+CRC64NVME", "+SHA1", "+SHA256"] {
+                configs.push((format!("{base}{algorithm}"), concurrency));
+            }
+        }
+        configs
+    } else {
+        [
+            ("stowage-single-put", 1u64),
+            ("stowage-multipart-1", 1),
+            ("stowage-multipart-4", 4),
+            ("stowage-multipart-8", 8),
+            ("object_store-4", 4),
+            ("object_store-8", 8),
+        ]
+        .into_iter()
+        .map(|(n, c)| (n.to_owned(), c))
+        .collect()
+    };
     let exe = std::env::current_exe().expect("this bench");
     let mut results = Vec::new();
-    for (name, concurrency) in configs {
+    for (name, concurrency) in &configs {
+        let (name, concurrency) = (name.as_str(), *concurrency);
         let out = Command::new(&exe).args(["--child", name]).arg(&path).output().expect("run a configuration");
         let text = String::from_utf8_lossy(&out.stdout);
         let line = text
@@ -313,6 +370,10 @@ fn main() {
         results.push((name, concurrency, seconds, rss));
     }
     let _ = std::fs::remove_file(&path);
+    if checksums {
+        checksum_table(mib, runs, &results);
+        return;
+    }
 
     println!("\n{mib} MiB from a file, 8 MiB parts, median of {runs} runs, each configuration in its own process:\n");
     println!("| configuration | time | throughput | peak RSS | RSS budget (concurrency x part + 32 MiB) |");

@@ -15,6 +15,9 @@
 //! - [`multipart`]: files of any size — `put_object` goes multipart above 32 MiB (parts in parallel,
 //!   memory bounded, nothing partial ever visible), and the steps are there for browsers that send
 //!   parts through presigned URLs.
+//! - [`checksum`]: the bytes stored are the bytes sent — CRC32, CRC32C, CRC64NVME, SHA-1 or SHA-256
+//!   computed as they stream (or signed into a browser's presigned upload) and verified by the bucket;
+//!   downloads checked as they stream.
 //!
 //! ## Quick start
 //!

@@ -3,7 +3,7 @@
 //! `hashlib`, and `awscrt`, the AWS SDKs' own), bytes flipped on the way refused with nothing
 //! stored, and downloads checked as they stream.
 
-#![cfg(all(feature = "testing", feature = "constraints"))]
+#![cfg(all(feature = "testing", feature = "constraints", feature = "serde"))]
 
 mod support;
 

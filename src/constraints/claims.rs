@@ -157,6 +157,7 @@ impl TypePattern {
     }
 
     /// The types both patterns match, if any: `image/*` and `image/png` give `image/png`.
+    #[cfg(feature = "axum")]
     pub(crate) fn intersect(&self, other: &Self) -> Option<Self> {
         let part = |a: &str, b: &str| match (a, b) {
             ("*", x) | (x, "*") => Some(x.to_owned()),
@@ -292,6 +293,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "axum")]
     fn patterns_intersect() {
         let p = |s: &str| TypePattern::parse(s).unwrap();
         let shown = |a: &str, b: &str| p(a).intersect(&p(b)).map(|t| t.to_string());

@@ -288,12 +288,11 @@ impl PolicyViolation {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "axum"))]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(feature = "axum")]
     fn patterns_intersect() {
         let p = |s: &str| TypePattern::parse(s).unwrap();
         let shown = |a: &str, b: &str| p(a).intersect(&p(b)).map(|t| t.to_string());

@@ -381,6 +381,7 @@ pub fn moto() -> Option<Moto> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let child = Command::new("python3")
         .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("BOTO_DISABLE_CRT", "true")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

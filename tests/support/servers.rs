@@ -163,6 +163,19 @@ pub fn garage() -> Option<Server> {
         return None;
     }
     let binary = binary?;
+    // Two ports picked free can be taken by another test's server before this one binds them: a
+    // start that fails is tried again on new ports.
+    let mut failures = Vec::new();
+    for _ in 0..4 {
+        match start_garage(&binary) {
+            Ok(server) => return Some(server),
+            Err(e) => failures.push(e),
+        }
+    }
+    panic!("garage did not start: {failures:#?}");
+}
+
+fn start_garage(binary: &std::path::Path) -> Result<Server, String> {
     let dir = TempDir::new("garage");
     let (s3_port, rpc_port) = (free_port(), free_port());
     let rpc_secret: String = (0..32).map(|i| format!("{:02x}", (i * 37 + std::process::id() as usize) % 256)).collect();
@@ -179,7 +192,7 @@ pub fn garage() -> Option<Server> {
     )
     .expect("garage.toml");
     let log = std::fs::File::create(dir.0.join("garage.log")).expect("log file");
-    let child = Command::new(&binary)
+    let child = Command::new(binary)
         .arg("-c")
         .arg(&config)
         .arg("server")
@@ -187,10 +200,10 @@ pub fn garage() -> Option<Server> {
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
-        .expect("start garage");
-    let mut guard = Guard::Garage { _dir: dir, child, binary: binary.clone(), config: config.clone() };
+        .map_err(|e| format!("start garage: {e}"))?;
+    let mut guard = Guard::Garage { _dir: dir, child, binary: binary.to_owned(), config: config.clone() };
     let cli = |args: &[&str]| -> Result<String, String> {
-        let out = Command::new(&binary).arg("-c").arg(&config).args(args).output().map_err(|e| e.to_string())?;
+        let out = Command::new(binary).arg("-c").arg(&config).args(args).output().map_err(|e| e.to_string())?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -203,10 +216,14 @@ pub fn garage() -> Option<Server> {
         if let Ok(id) = cli(&["node", "id", "-q"]) {
             break id.trim().split('@').next().unwrap_or_default().to_owned();
         }
-        if let Guard::Garage { child, .. } = &mut guard {
-            assert!(child.try_wait().ok().flatten().is_none(), "garage exited during start-up");
+        if let Guard::Garage { child, .. } = &mut guard
+            && child.try_wait().ok().flatten().is_some()
+        {
+            return Err("garage exited during start-up".into());
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "garage did not start within 30 s");
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("garage did not start within 30 s".into());
+        }
         std::thread::sleep(Duration::from_millis(100));
     };
     let access_key = "GK0123456789abcdef01234567".to_owned();
@@ -219,15 +236,17 @@ pub fn garage() -> Option<Server> {
         vec!["bucket", "create", bucket.as_str()],
         vec!["bucket", "allow", "--read", "--write", "--owner", bucket.as_str(), "--key", access_key.as_str()],
     ] {
-        cli(&args).unwrap_or_else(|e| panic!("bootstrapping garage: {e}"));
+        cli(&args).map_err(|e| format!("bootstrapping garage: {e}"))?;
     }
     // Ready when the S3 port answers.
     while std::net::TcpStream::connect(("127.0.0.1", s3_port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "garage's S3 API did not open within 30 s");
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("garage's S3 API did not open within 30 s".into());
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     eprintln!("garage ready in {:.2} s", started.elapsed().as_secs_f64());
-    Some(Server {
+    Ok(Server {
         name: "garage",
         endpoint: format!("http://127.0.0.1:{s3_port}"),
         region: "auto".into(),

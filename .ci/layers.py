@@ -5,7 +5,7 @@ The layers, from the bottom up (a module may use its own layer and those below):
 
     0  sigv4                      the signing core (Credentials included)
     1  wire, random, trace,       S3's XML and dates; random numbers; the tracing macro;
-       checksum                   the checksums S3 verifies
+       checksum, images           the checksums S3 verifies; the image pipeline (bytes in, bytes out)
     2  credentials                where credentials come from
     3  storage, body, error       the Storage trait and its values; the crate-wide Error
     4  multipart                  the part plan and the part loop, over the trait
@@ -28,6 +28,7 @@ LAYERS = {
     "random": 1,
     "trace": 1,
     "checksum": 1,
+    "images": 1,
     "credentials": 2,
     "storage": 3,
     "body": 3,

@@ -113,6 +113,9 @@ pub mod constraints;
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod credentials;
 mod error;
+#[cfg(feature = "images")]
+#[cfg_attr(docsrs, doc(cfg(feature = "images")))]
+pub mod images;
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod multipart;

@@ -26,11 +26,53 @@ pub async fn complete_upload(
     ticket: &UploadTicket,
     options: &VerifyOptions,
 ) -> Result<ObjectMeta> {
+    #[cfg(feature = "images")]
+    if let Some(images) = options.images().filter(|_| crate::images::ImagePolicy::handles(&ticket.content_type)) {
+        return complete_image(storage, ticket, options, images).await;
+    }
     if ticket.upload_key == ticket.final_key {
         return verify_upload(storage, ticket, options).await;
     }
-    let staged = verify_upload(storage, ticket, &options.with_delete_on_mismatch(true)).await?;
+    let staged = verify_upload(storage, ticket, &options.clone().with_delete_on_mismatch(true)).await?;
     promote(storage, &ticket.upload_key, &ticket.final_key, staged.etag.as_deref()).await
+}
+
+/// An image's completion: verified where it landed, then made clean — written at the final key
+/// (never replacing anything there) with its variants beside it, while the original stays in
+/// staging and is deleted. Without staging the clean image replaces the original in place, on the
+/// condition that it is still the version verified.
+#[cfg(feature = "images")]
+async fn complete_image(
+    storage: &dyn Storage,
+    ticket: &UploadTicket,
+    options: &VerifyOptions,
+    images: &crate::images::ImagePolicy,
+) -> Result<ObjectMeta> {
+    use super::images::{Cleaning, clean};
+    let staged = ticket.upload_key != ticket.final_key;
+    let delete = staged || options.delete_on_mismatch();
+    let landed = verify_upload(storage, ticket, &options.clone().with_delete_on_mismatch(delete)).await?;
+    let cleaning = Cleaning {
+        source: &ticket.upload_key,
+        target: &ticket.final_key,
+        content_type: &ticket.content_type,
+        mode: if staged { PutMode::Create } else { landed.etag.clone().map_or(PutMode::Overwrite, PutMode::Update) },
+        checksum: ticket.checksum.map(|c| c.algorithm()),
+    };
+    let result = clean(storage, &cleaning, images).await;
+    let refused =
+        matches!(&result, Err(Error::Mismatch(m)) if m.problems.iter().any(|p| matches!(p, Mismatch::Image(_))));
+    if staged || (refused && delete) {
+        // The original never leaves staging; a refused image is not kept.
+        let _ = storage.delete_object(&ticket.upload_key).await;
+    }
+    result.map_err(|e| match e {
+        Error::Mismatch(mut m) if refused => {
+            m.deleted = delete;
+            Error::Mismatch(m)
+        }
+        e => e,
+    })
 }
 
 /// Copies a verified staged object to `final_key` on the condition that its ETag is still `etag` and

@@ -58,6 +58,8 @@
 
 mod claims;
 mod complete;
+#[cfg(feature = "images")]
+mod images;
 mod key;
 mod multipart_ticket;
 mod policy;
@@ -66,6 +68,9 @@ mod words;
 
 pub use claims::{FileClaim, PolicyViolation, TypePattern};
 pub use complete::complete_upload;
+#[cfg(feature = "images")]
+#[cfg_attr(docsrs, doc(cfg(feature = "images")))]
+pub use images::{StoredVariant, delete_upload, sanitize_object, stored_variants};
 pub use key::{MAX_NAME_BYTES, MAX_NAME_CHARS, safe_key, sanitize_filename, unique_id};
 pub use multipart_ticket::{MultipartTicket, PartLayout};
 pub use policy::{UploadPolicy, UploadTicket};

@@ -381,12 +381,43 @@ impl MultipartTicket {
                     .await
                     .map_err(|e| self.taken(e))?;
                 let ticket = super::UploadTicket::for_existing(&self.final_key, &self.content_type, total);
-                super::verify_upload(storage, &ticket, &options.with_delete_on_mismatch(true)).await?
+                super::verify_upload(storage, &ticket, &options.clone().with_delete_on_mismatch(true)).await?
             }
         };
-        match expected {
-            Some(expected) => self.check_checksum(storage, meta, expected).await,
-            None => Ok(meta),
+        let meta = match expected {
+            Some(expected) => self.check_checksum(storage, meta, expected).await?,
+            None => meta,
+        };
+        #[cfg(feature = "images")]
+        if let Some(images) = options.images().filter(|_| crate::images::ImagePolicy::handles(&self.content_type)) {
+            return self.clean_in_place(storage, meta, images).await;
+        }
+        Ok(meta)
+    }
+
+    /// An image completed at its final key made clean in place (its variants beside it), on the
+    /// condition that it is still the version completed; a refused image is deleted.
+    #[cfg(feature = "images")]
+    async fn clean_in_place(
+        &self,
+        storage: &dyn Storage,
+        meta: ObjectMeta,
+        images: &crate::images::ImagePolicy,
+    ) -> Result<ObjectMeta> {
+        let cleaning = super::images::Cleaning {
+            source: &self.final_key,
+            target: &self.final_key,
+            content_type: &self.content_type,
+            mode: meta.etag.clone().map_or(PutMode::Overwrite, PutMode::Update),
+            checksum: self.upload.checksum.map(|c| c.algorithm),
+        };
+        match super::images::clean(storage, &cleaning, images).await {
+            Err(Error::Mismatch(mut m)) if m.problems.iter().any(|p| matches!(p, Mismatch::Image(_))) => {
+                let _ = storage.delete_object(&self.final_key).await;
+                m.deleted = true;
+                Err(Error::Mismatch(m))
+            }
+            result => result,
         }
     }
 

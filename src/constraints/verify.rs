@@ -8,11 +8,13 @@ use crate::{Error, Result};
 use super::policy::UploadTicket;
 
 /// How [`verify_upload`] checks, and what it does about a mismatch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct VerifyOptions {
     delete_on_mismatch: bool,
     sniff: bool,
+    #[cfg(feature = "images")]
+    images: Option<std::sync::Arc<crate::images::ImagePolicy>>,
 }
 
 impl VerifyOptions {
@@ -35,6 +37,24 @@ impl VerifyOptions {
     pub fn with_sniff(mut self, sniff: bool) -> Self {
         self.sniff = sniff;
         self
+    }
+
+    /// Make images clean at completion (feature `images`): JPEG, PNG, WebP and GIF uploads are
+    /// bounded, decoded off the runtime, stripped, turned upright and re-encoded, and the clean
+    /// image — never the original — is what is promoted, with the policy's variants beside it (see
+    /// [`crate::images`]). A refused image is a mismatch ([`Mismatch::Image`]) and is deleted.
+    #[cfg(feature = "images")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "images")))]
+    pub fn with_images(mut self, policy: crate::images::ImagePolicy) -> Self {
+        self.images = Some(std::sync::Arc::new(policy));
+        self
+    }
+
+    /// The image policy completions apply, if any.
+    #[cfg(feature = "images")]
+    #[must_use]
+    pub fn images(&self) -> Option<&crate::images::ImagePolicy> {
+        self.images.as_deref()
     }
 
     /// Whether a mismatching object is deleted.
@@ -81,6 +101,9 @@ pub enum Mismatch {
     Changed,
     /// The parts of a multipart upload are not those of its plan.
     Parts(PartProblem),
+    /// The image was refused by the image pipeline (feature `images`).
+    #[cfg(feature = "images")]
+    Image(crate::images::ImageRefusal),
     /// The checksum the bucket keeps for the object is not the one the client signed (or the bucket
     /// keeps none).
     Checksum {
@@ -166,6 +189,8 @@ impl fmt::Display for Mismatch {
             Self::Checksum { expected, actual: None } => {
                 write!(f, "the storage keeps no checksum for it (the {expected} signed cannot be checked)")
             }
+            #[cfg(feature = "images")]
+            Self::Image(refusal) => write!(f, "{refusal}"),
         }
     }
 }
@@ -196,6 +221,8 @@ impl Mismatch {
             Self::Parts(PartProblem::Missing { .. }) => "Some parts of the file have not arrived yet".to_owned(),
             Self::Parts(_) => "The parts that arrived are not the file that was announced".to_owned(),
             Self::Checksum { .. } => "The file that arrived is not the one this browser read".to_owned(),
+            #[cfg(feature = "images")]
+            Self::Image(refusal) => refusal.user_message().trim_end_matches('.').to_owned(),
         }
     }
 }
@@ -218,6 +245,10 @@ impl UploadMismatch {
     /// the object changed under the check, 422 otherwise.
     #[must_use]
     pub fn http_status(&self) -> u16 {
+        #[cfg(feature = "images")]
+        if let Some(Mismatch::Image(refusal)) = self.problems.iter().find(|p| matches!(p, Mismatch::Image(_))) {
+            return refusal.http_status();
+        }
         let conflict = self
             .problems
             .iter()

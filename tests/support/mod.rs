@@ -8,6 +8,8 @@
 pub mod api;
 #[cfg(feature = "s3")]
 pub mod credential_servers;
+#[cfg(all(feature = "images", feature = "testing"))]
+pub mod images;
 #[cfg(feature = "s3")]
 pub mod multipart;
 #[cfg(feature = "s3")]

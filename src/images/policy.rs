@@ -319,7 +319,7 @@ impl ImageRefusal {
             Self::TooMuchMemory { .. } => "This image is too large to be processed.".to_owned(),
             Self::Corrupt { .. } | Self::DecoderFailed => "This image is damaged and cannot be shown.".to_owned(),
             Self::CleanTooLarge { max, .. } => {
-                format!("Once cleaned, this image is larger than the {} accepted.", crate::error::human_size(*max))
+                format!("Once cleaned, this image is larger than the {:.1} MiB accepted.", *max as f64 / 1_048_576.0)
             }
             Self::Encoding { .. } => "This image could not be processed.".to_owned(),
         }

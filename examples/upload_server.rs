@@ -2,13 +2,15 @@
 //! S3/R2 through presigned URLs, and nothing is listed or served before it is verified.
 //!
 //! ```text
-//! cargo run --example upload_server --features axum,sniff
+//! cargo run --example upload_server --features axum,images
 //! # then open http://127.0.0.1:3000 (and http://127.0.0.1:3000/uppy for Uppy's own client)
 //! ```
 //!
 //! The upload endpoints are the library's (`stowage::axum::Uploads`, mounted under `/api`): a policy
 //! checks each file's claims, uploads go to `staging/` and are verified there (size, type, first
-//! bytes) before they are promoted to `uploads/`; above `UPLOAD_MULTIPART_THRESHOLD` the page sends
+//! bytes) before they are promoted to `uploads/` — images (with the `images` feature) as their clean
+//! form, upright and without GPS or other metadata, with a thumbnail and a display size beside
+//! them, which the page's list shows; above `UPLOAD_MULTIPART_THRESHOLD` the page sends
 //! the file as a multipart upload, several parts at a time, resumable after a reload. The app adds:
 //!
 //! - `GET /`: the page (plain JS, no build step); `GET /uppy`: the same with Uppy's AWS S3 plugin.
@@ -34,7 +36,8 @@
 //! `UPLOAD_CONCURRENCY` (parts in flight, default 4), `UPLOAD_MAX_IN_PROGRESS` (uploads in progress
 //! per person, default 20), `UPLOAD_PART_CHECKSUMS` (`on`/`off`: whether the page signs each part's
 //! SHA-256; on by default with a bucket of yours, off on the embedded server, which keeps no checksum
-//! for multipart objects), `UPLOAD_SECRET` (at least 32 bytes, shared by the instances), `UPPY_DIST` (the directory holding Uppy's `uppy.min.js`, default `target/uppy`:
+//! for multipart objects), `UPLOAD_IMAGES` (`on`/`off`: whether images are made clean with
+//! variants; on when built with the `images` feature), `UPLOAD_SECRET` (at least 32 bytes, shared by the instances), `UPPY_DIST` (the directory holding Uppy's `uppy.min.js`, default `target/uppy`:
 //! `bash examples/static/fetch-uppy.sh` puts it there).
 
 use std::io;
@@ -71,6 +74,9 @@ struct App {
     /// checksum for multipart objects, so that nothing could prove them).
     part_checksums: bool,
     uppy_dist: PathBuf,
+    /// How images are made clean, and their variants (with the `images` feature).
+    #[cfg(feature = "images")]
+    images: Option<stowage::images::ImagePolicy>,
 }
 
 type Shared = Arc<App>;
@@ -212,12 +218,17 @@ async fn upload_through_server(State(app): State<Shared>, Visitor(who): Visitor,
                 let verify = VerifyOptions::new().with_delete_on_mismatch(true);
                 #[cfg(feature = "sniff")]
                 let verify = verify.with_sniff(true);
+                #[cfg(feature = "images")]
+                let verify = match &app.images {
+                    Some(images) => verify.with_images(images.clone()),
+                    None => verify,
+                };
                 return match complete_upload(app.storage.as_ref(), &ticket, &verify).await {
                     Ok(meta) => Json(json!({
                         "key": meta.key,
                         "filename": ticket.filename,
                         "size": meta.size,
-                        "checksum": result.checksum.map(|c| c.to_string()),
+                        "checksum": meta.checksum.or(result.checksum).map(|c| c.to_string()),
                     }))
                     .into_response(),
                     Err(e) => storage_failure(&e),
@@ -235,6 +246,9 @@ async fn files(State(app): State<Shared>, Visitor(who): Visitor) -> Response {
         Ok(objects) => objects,
         Err(e) => return storage_failure(&e),
     };
+    // An image's variants are listed beside it (`<folder>/.variants/…`): shown with it, not as files.
+    let keys: std::collections::HashSet<String> = out.iter().map(|o| o.key.clone()).collect();
+    out.retain(|o| !o.key.contains("/.variants/"));
     out.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then_with(|| a.key.cmp(&b.key)));
     out.truncate(100);
     // Listings carry no checksums: a HEAD each asks the bucket for the one it keeps.
@@ -248,7 +262,9 @@ async fn files(State(app): State<Shared>, Visitor(who): Visitor) -> Response {
             let uploaded =
                 object.last_modified.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
             let checksum = head.ok().flatten().and_then(|meta| meta.checksum);
+            let thumb = thumbnail(&app, &object.key).filter(|key| keys.contains(key));
             json!({
+                "thumb": thumb,
                 "key": object.key,
                 "filename": filename,
                 "size": object.size,
@@ -259,6 +275,17 @@ async fn files(State(app): State<Shared>, Visitor(who): Visitor) -> Response {
         })
         .collect();
     Json(files).into_response()
+}
+
+/// Where the thumbnail of the image at `key` is, if images get one.
+fn thumbnail(app: &App, key: &str) -> Option<String> {
+    #[cfg(feature = "images")]
+    if let Some(images) = &app.images {
+        let thumb = images.variants().iter().find(|v| v.name() == "thumb")?;
+        return Some(stowage::images::ImagePolicy::variant_key(key, thumb));
+    }
+    let _ = (app, key);
+    None
 }
 
 /// A download of one of the person's verified files: a redirect to a presigned GET saving under its
@@ -284,8 +311,19 @@ async fn config(State(app): State<Shared>) -> Response {
         "part_size": app.policy.part_size(),
         "concurrency": app.concurrency,
         "part_checksums": app.part_checksums,
+        "images": images_on(&app),
     }))
     .into_response()
+}
+
+fn images_on(app: &App) -> bool {
+    #[cfg(feature = "images")]
+    return app.images.is_some();
+    #[cfg(not(feature = "images"))]
+    {
+        let _ = app;
+        false
+    }
 }
 
 /// Uppy's prebuilt bundle, from `UPPY_DIST`.
@@ -378,6 +416,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(other) => return Err(format!("UPLOAD_PART_CHECKSUMS must be on or off, not {other:?}").into()),
         None => external,
     };
+    let images = match env("UPLOAD_IMAGES").as_deref() {
+        Some("on") | None => cfg!(feature = "images"),
+        Some("off") => false,
+        Some(other) => return Err(format!("UPLOAD_IMAGES must be on or off, not {other:?}").into()),
+    };
+    if images && !cfg!(feature = "images") {
+        return Err("UPLOAD_IMAGES=on needs the images feature: --features axum,images".into());
+    }
+    // Images: a 256-pixel thumbnail for the list and a 1600-pixel display size, both JPEG.
+    #[cfg(feature = "images")]
+    let images = images.then(|| {
+        use stowage::images::{ImagePolicy, Variant};
+        ImagePolicy::new()
+            .with_variant(Variant::jpeg("thumb", 256, 80))
+            .with_variant(Variant::jpeg("display", 1600, 85))
+    });
     let app = Arc::new(App {
         storage: Arc::clone(&storage),
         policy: policy.clone(),
@@ -387,6 +441,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         concurrency,
         part_checksums,
         uppy_dist,
+        #[cfg(feature = "images")]
+        images: images.clone(),
     });
     let body_limit = usize::try_from(max_size).unwrap_or(usize::MAX).saturating_add(1024 * 1024);
     let identify = {
@@ -400,6 +456,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .with_secret(secret)
         .with_identity(identify)
         .with_max_in_progress(u32::try_from(max_in_progress).unwrap_or(u32::MAX));
+    #[cfg(feature = "images")]
+    let uploads = match images {
+        Some(images) => uploads.with_images(images),
+        None => uploads,
+    };
+    #[cfg(not(feature = "images"))]
+    let _ = images;
     let router = Router::new()
         .route("/", get(|State(app): State<Shared>, headers: HeaderMap| async move { page(&app, &headers, PAGE) }))
         .route(

@@ -141,7 +141,13 @@ async fn upload_demo_in_a_real_browser() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let origin = format!("http://127.0.0.1:{port}");
-    direct.put_bucket_cors(&CorsConfiguration::for_browser_uploads([origin.as_str()])).await.expect("bucket CORS");
+    // A second instance of the demo, with images made clean (section 5).
+    let images_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let images_origin = format!("http://127.0.0.1:{images_port}");
+    direct
+        .put_bucket_cors(&CorsConfiguration::for_browser_uploads([origin.as_str(), images_origin.as_str()]))
+        .await
+        .expect("bucket CORS");
     // The proxy between everyone and Garage: it counts the parts, and flips a byte of the next PUT
     // when told to (a broken network card, a bad middlebox).
     let flip_next_put = Arc::new(AtomicBool::new(false));
@@ -159,8 +165,9 @@ async fn upload_demo_in_a_real_browser() {
     })
     .await;
 
-    let _demo = Demo(
+    let demo = |port: u16, images: &str| {
         Command::new(support::example("upload_server"))
+            .env("UPLOAD_IMAGES", images)
             .env("S3_BUCKET", &garage.bucket)
             .env("S3_REGION", &garage.region)
             .env("S3_ENDPOINT", &proxy.endpoint)
@@ -176,13 +183,18 @@ async fn upload_demo_in_a_real_browser() {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the upload demo"),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the upload demo did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .expect("start the upload demo")
+    };
+    let started_on = |port: u16| async move {
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "the upload demo did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    // Sections 1–4 upload made-up files named .png, byte for byte: images are not cleaned here.
+    let _demo = Demo(demo(port, "off"));
+    started_on(port).await;
 
     let dir = support::servers::TempDir::new("browser-files");
     let write = |name: &str, bytes: &[u8]| {
@@ -439,7 +451,59 @@ async fn upload_demo_in_a_real_browser() {
     assert_eq!(copies, 4, "Uppy's upload is listed too");
     session.network(true, None).await;
 
-    // 5. Without the bucket's CORS rule the browser blocks the PUT, and the page says why.
+    // 5. Images made clean (the demo built with `images`): a phone photo is stored upright without
+    // its GPS, listed with its thumbnail; a pixel flood is refused in words.
+    #[cfg(feature = "images")]
+    if let Some(fixtures) = support::images::fixtures() {
+        let _images_demo = Demo(demo(images_port, "on"));
+        started_on(images_port).await;
+        session.goto(&images_origin).await;
+        session.wait_for("return document.getElementById('rules').textContent || null;", Duration::from_secs(10)).await;
+        let me = session.cookie("stowage_demo").await;
+        let photo = write("IMG_0001.jpg", &std::fs::read(fixtures.join("gps-orient6.jpg")).expect("fixture"));
+        let (state, text) = upload(&session, &photo).await;
+        assert_eq!(state, "ok", "{text}");
+        assert!(text.contains("made clean"), "{text}");
+        let files = listed(&images_origin, &me).await;
+        assert_eq!(files.len(), 1, "the variants are not listed as files: {files:?}");
+        let key = files[0]["key"].as_str().unwrap_or_default().to_owned();
+        assert!(files[0]["thumb"].as_str().is_some_and(|t| t.contains("/.variants/thumb.")), "{:?}", files[0]);
+        let (status, bytes) = download(&images_origin, &me, &key).await;
+        assert_eq!(status, 200);
+        let left: Vec<String> = support::images::exif_tags(&bytes)
+            .into_iter()
+            .filter(|t| ["GPSLatitude", "GPSLongitude", "Make", "Model", "Orientation"].contains(&t.as_str()))
+            .collect();
+        assert!(left.is_empty(), "the download still has {left:?}");
+        let (difference, size) = support::images::difference(&bytes, &fixtures.join("gps-orient6.expected.png"));
+        assert_eq!(size, (320, 480), "the download stands upright");
+        assert!(difference < 6.0, "{difference}");
+        // The list shows the thumbnail, loaded by the browser from the bucket.
+        let natural = session
+            .wait_for(
+                "const i = document.querySelector('#files img.thumb'); \
+                 return i && i.complete && i.naturalWidth > 0 ? [i.naturalWidth, i.naturalHeight] : null;",
+                Duration::from_secs(10),
+            )
+            .await;
+        assert_eq!((natural[0].as_u64(), natural[1].as_u64()), (Some(171), Some(256)), "a 256-pixel thumbnail");
+        let screenshot = session.screenshot().await;
+        std::fs::write(shots.join("upload-demo-images.png"), &screenshot).expect("screenshot");
+
+        let flood = write("avatar.png", &std::fs::read(fixtures.join("pixel-flood.png")).expect("fixture"));
+        let (state, text) = upload(&session, &flood).await;
+        assert_eq!(
+            (state.as_str(), text.as_str()),
+            (
+                "error",
+                "This image is 100000 × 100000 pixels, over the limit of 50 megapixels and 16383 pixels a side; it \
+                 was not kept."
+            )
+        );
+        assert_eq!(listed(&images_origin, &me).await.len(), 1, "nothing more listed");
+    }
+
+    // 6. Without the bucket's CORS rule the browser blocks the PUT, and the page says why.
     session.goto(&origin).await;
     session.wait_for("return document.getElementById('rules').textContent || null;", Duration::from_secs(10)).await;
     direct.delete_bucket_cors().await.expect("remove CORS");
@@ -449,6 +513,7 @@ async fn upload_demo_in_a_real_browser() {
 
     session.quit().await;
     eprintln!(
-        "browser test: single and 48 MiB multipart uploads, network cut, reload, cancel, a program never listed, Uppy, CORS"
+        "browser test: single and 48 MiB multipart uploads, network cut, reload, cancel, a program never listed, Uppy, \
+         images, CORS"
     );
 }

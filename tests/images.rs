@@ -127,7 +127,7 @@ fn floods_damage_and_noise_are_refused_in_words() {
     assert!(matches!(messages[0].1, ImageRefusal::TooLarge { width: 100_000, height: 100_000, .. }));
     assert_eq!(
         messages[0].2,
-        "This image is 100000 × 100000 pixels; images up to 50 megapixels (16383 pixels a side) are accepted."
+        "This image is 100000 × 100000 pixels, over the limit of 50 megapixels and 16383 pixels a side."
     );
     assert!(matches!(messages[1].1, ImageRefusal::TooLarge { width: 10_000, height: 10_000, .. }));
     assert!(matches!(messages[2].1, ImageRefusal::Corrupt { .. }), "{:?}", messages[2].1);

@@ -91,6 +91,36 @@ impl Endpoints {
         Ok(())
     }
 
+    /// The image policy that makes uploads of `content_type` clean, if there is one.
+    #[cfg(feature = "images")]
+    pub(super) fn cleaning(&self, content_type: &str) -> Option<&crate::images::ImagePolicy> {
+        self.verify.images().filter(|_| crate::images::ImagePolicy::handles(content_type))
+    }
+
+    /// Whether uploads of `content_type` are made clean at completion (and so stored as other bytes
+    /// than those sent).
+    pub(super) fn cleans(&self, content_type: &str) -> bool {
+        #[cfg(feature = "images")]
+        return self.cleaning(content_type).is_some();
+        #[cfg(not(feature = "images"))]
+        {
+            let _ = content_type;
+            false
+        }
+    }
+
+    /// Refuses, before anything is sent, an image larger than the image policy takes.
+    fn check_image_size(&self, claim: &FileClaim) -> Answer<()> {
+        #[cfg(feature = "images")]
+        if let (Some(images), Some(size)) = (self.cleaning(claim.content_type()), claim.declared_size())
+            && size > images.max_bytes()
+        {
+            return Err(Error::Policy(PolicyViolation::TooLarge { size, max: images.max_bytes() }).into());
+        }
+        let _ = claim;
+        Ok(())
+    }
+
     async fn keep(&self, who: &Uploader, upload: PendingUpload) -> Answer<()> {
         self.tickets.save(&StoredTicket::new(who.id().clone(), upload, self.expiry())).await?;
         Ok(())
@@ -99,6 +129,7 @@ impl Endpoints {
 
 /// A presigned single upload for `claim`, its ticket kept for `who`.
 pub(super) async fn create_single(app: &Endpoints, who: &Uploader, claim: &FileClaim) -> Answer<UploadTicket> {
+    app.check_image_size(claim)?;
     app.under_cap(who).await?;
     let ticket = app.policy_for(who).presign_upload(app.storage.as_ref(), claim)?;
     app.keep(who, PendingUpload::Single(ticket.clone())).await?;
@@ -108,6 +139,7 @@ pub(super) async fn create_single(app: &Endpoints, who: &Uploader, claim: &FileC
 /// A multipart upload for `claim` (planned when it declares a size, open otherwise), its ticket kept
 /// for `who`.
 pub(super) async fn create_multipart(app: &Endpoints, who: &Uploader, claim: &FileClaim) -> Answer<MultipartTicket> {
+    app.check_image_size(claim)?;
     app.under_cap(who).await?;
     let ticket = app.policy_for(who).presign_multipart(app.storage.as_ref(), claim).await?;
     if let Err(refusal) = app.keep(who, PendingUpload::Multipart(ticket.clone())).await {
@@ -226,18 +258,42 @@ async fn completed_earlier(
     let Some(meta) = app.storage.head_object(final_key, &GetOptions::new()).await? else {
         return Ok(None);
     };
+    #[cfg(feature = "images")]
+    if let Some(images) = app.cleaning(content_type) {
+        return image_completed_earlier(app, meta, images).await.map(Some);
+    }
     let expected = size.unwrap_or(meta.size.min(max_size));
     let check = UploadTicket::for_existing(final_key, content_type, expected);
     verify_upload(app.storage.as_ref(), &check, &app.verify).await.map(Some)
 }
 
-/// Verifies and promotes a single upload — or finds it completed earlier.
+/// An image an earlier completion left at its final key: clean already if the cleaning wrote it (it
+/// carries its size in pixels), else (a multipart upload completed, then the cleaning failed on the
+/// way) made clean now, in place — a refused one deleted. Never served as it was sent.
+#[cfg(feature = "images")]
+async fn image_completed_earlier(
+    app: &Endpoints,
+    meta: ObjectMeta,
+    images: &crate::images::ImagePolicy,
+) -> crate::Result<ObjectMeta> {
+    if meta.metadata.contains_key("width") {
+        let content_type = meta.content_type.clone().unwrap_or_default();
+        let check = UploadTicket::for_existing(&meta.key, &content_type, meta.size);
+        return verify_upload(app.storage.as_ref(), &check, &app.verify).await;
+    }
+    match crate::constraints::sanitize_object(app.storage.as_ref(), &meta.key, images).await {
+        Err(Error::Mismatch(mut m)) if m.problems.iter().any(|p| matches!(p, Mismatch::Image(_))) => {
+            m.deleted = app.storage.delete_object(&meta.key).await.is_ok();
+            Err(Error::Mismatch(m))
+        }
+        result => result,
+    }
+}
+
+/// Verifies and promotes a single upload (an image made clean on the way) — or finds it completed
+/// earlier.
 async fn complete_single(app: &Endpoints, ticket: &UploadTicket) -> crate::Result<ObjectMeta> {
-    let result = if ticket.upload_key == ticket.final_key {
-        verify_upload(app.storage.as_ref(), ticket, &app.verify).await
-    } else {
-        complete_upload(app.storage.as_ref(), ticket, &app.verify).await
-    };
+    let result = complete_upload(app.storage.as_ref(), ticket, &app.verify).await;
     match result {
         Err(Error::Mismatch(m)) if m.problems == [Mismatch::Missing] && ticket.upload_key != ticket.final_key => {
             let earlier =
@@ -290,8 +346,9 @@ pub(super) async fn finish(
     let result = match &stored.upload {
         PendingUpload::Single(ticket) => complete_single(app, ticket).await.map(|mut meta| {
             // The staged object's checksum was checked, and the copy was of those very bytes (its
-            // ETag): the promoted object has it, whether or not the copy reports it.
-            if meta.checksum.is_none() {
+            // ETag): the promoted object has it, whether or not the copy reports it. (A cleaned
+            // image is other bytes, with the checksum stowage wrote.)
+            if meta.checksum.is_none() && !app.cleans(&ticket.content_type) {
                 meta.checksum = ticket.checksum.map(crate::checksum::StoredChecksum::full_object);
             }
             (meta, ticket.filename.clone())
@@ -324,6 +381,11 @@ pub(super) async fn finish(
             return Err(error.into());
         }
     };
+    #[cfg(feature = "images")]
+    let variants = match app.cleaning(meta.content_type.as_deref().unwrap_or_default()) {
+        Some(images) => crate::constraints::stored_variants(app.storage.as_ref(), &meta.key, images).await?,
+        None => Vec::new(),
+    };
     let upload = StoredUpload {
         key: meta.key.clone(),
         filename,
@@ -332,6 +394,8 @@ pub(super) async fn finish(
         etag: meta.etag.clone(),
         owner: who.id().clone(),
         checksum: meta.checksum,
+        #[cfg(feature = "images")]
+        variants,
     };
     let mut reply = serde_json::json!({
         "key": meta.key,
@@ -339,6 +403,10 @@ pub(super) async fn finish(
         "size": meta.size,
         "content_type": meta.content_type,
     });
+    #[cfg(feature = "images")]
+    if let (false, Some(fields)) = (upload.variants.is_empty(), reply.as_object_mut()) {
+        fields.insert("variants".into(), serde_json::to_value(&upload.variants).unwrap_or_default());
+    }
     if let (Some(checksum), Some(fields)) = (meta.checksum, reply.as_object_mut()) {
         fields.insert("checksum".into(), checksum.to_string().into());
         fields.insert("checksum_algorithm".into(), checksum.checksum.algorithm().as_str().into());

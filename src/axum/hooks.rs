@@ -20,8 +20,14 @@ pub struct StoredUpload {
     pub etag: Option<String>,
     /// Who uploaded it.
     pub owner: OwnerId,
-    /// The checksum the bucket verified, when the client gave one.
+    /// The checksum the bucket verified, when the client gave one (for a cleaned image: of the
+    /// clean bytes, which stowage wrote with it).
     pub checksum: Option<crate::checksum::StoredChecksum>,
+    /// The variants written beside a cleaned image ([`Uploads::with_images`](super::Uploads::with_images));
+    /// empty for anything else. Delete them with the image
+    /// ([`delete_upload`](crate::constraints::delete_upload)).
+    #[cfg(feature = "images")]
+    pub variants: Vec<crate::constraints::StoredVariant>,
 }
 
 /// Why the completion hook could not record an upload (kept in the service's logs through

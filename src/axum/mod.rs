@@ -43,7 +43,7 @@
 //! | `POST /uploads/multipart` `{filename, content_type, size, part_checksums?}` | a multipart upload: `{key, upload_id, part_size, part_count, size, part_checksums}` |
 //! | `POST /uploads/multipart/parts` `{key, upload_id, part_numbers, checksums?}` | presigned part URLs, each signing its part's size (and its checksum, base64 by part number): `{parts: [{part_number, url, headers}]}` |
 //! | `GET /uploads/multipart/parts?key=&upload_id=` | the parts stored so far, to resume: `{parts: [{part_number, size, etag, checksum}]}` |
-//! | `POST /uploads/complete` `{key, upload_id?, parts?}` | verify, promote, record: `{key, filename, size, content_type, checksum?, …the hook's fields}` |
+//! | `POST /uploads/complete` `{key, upload_id?, parts?}` | verify, promote, record: `{key, filename, size, content_type, checksum?, variants?, …the hook's fields}` (`variants`, with [`Uploads::with_images`]: `[{name, key, content_type, size, width, height}]`) |
 //! | `DELETE /uploads?key=` | cancel a single upload (one whose PUT failed): nothing kept |
 //! | `DELETE /uploads/multipart?key=&upload_id=` | cancel: abort, nothing kept |
 //! | `POST /s3/multipart`, `GET /s3/multipart/{uploadId}/{partNumber}`, `GET …/batch`, `GET /s3/multipart/{uploadId}`, `POST …/complete`, `DELETE /s3/multipart/{uploadId}`, `GET /s3/params` | Uppy's AWS S3 plugin, unchanged (each with `?key=`) |
@@ -117,6 +117,8 @@ pub struct Uploads {
     verify: VerifyOptions,
     max_in_progress: u32,
     ticket_lifetime: Duration,
+    #[cfg(feature = "images")]
+    images: Option<crate::images::ImagePolicy>,
 }
 
 impl Uploads {
@@ -138,6 +140,8 @@ impl Uploads {
             verify,
             max_in_progress: DEFAULT_MAX_IN_PROGRESS,
             ticket_lifetime: Duration::from_secs(24 * 3600),
+            #[cfg(feature = "images")]
+            images: None,
         }
     }
 
@@ -194,6 +198,18 @@ impl Uploads {
         self
     }
 
+    /// Images made clean at completion (feature `images`): an upload of a type the pipeline handles
+    /// (JPEG, PNG, GIF, WebP) is promoted as its sanitised form with the policy's variants beside it
+    /// (see [`crate::images`]); the reply and [`StoredUpload::variants`] list them. An image larger
+    /// than the policy's [`max_bytes`](crate::images::ImagePolicy::max_bytes) is refused when its
+    /// upload is asked for, and Uppy's single uploads (which nothing completes) are refused for
+    /// images. This is added to whatever [`with_verify`](Self::with_verify) sets, in either order.
+    #[cfg(feature = "images")]
+    pub fn with_images(mut self, images: crate::images::ImagePolicy) -> Self {
+        self.images = Some(images);
+        self
+    }
+
     /// The endpoints, to mount with `Router::nest`.
     pub fn router(self) -> Router {
         let tickets = self.tickets.unwrap_or_else(|| {
@@ -204,11 +220,18 @@ impl Uploads {
             let secret = self.secret.unwrap_or_else(Secret::random);
             Arc::new(BucketTickets::new(Arc::clone(&self.storage), prefix, secret).with_lifetime(self.ticket_lifetime))
         });
+        #[cfg(feature = "images")]
+        let verify = match self.images {
+            Some(images) => self.verify.with_images(images),
+            None => self.verify,
+        };
+        #[cfg(not(feature = "images"))]
+        let verify = self.verify;
         let shared = Arc::new(Endpoints {
             storage: self.storage,
             policy: self.policy,
             tickets,
-            verify: self.verify,
+            verify,
             identify: self.identify,
             identity_timeout: self.identity_timeout,
             on_complete: self.on_complete,

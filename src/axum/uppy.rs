@@ -203,6 +203,13 @@ async fn params(State(app): State<Shared>, Caller(who): Caller, Query(params): Q
              shouldUseMultipart: () => true.",
         ));
     }
+    if app.cleans(&params.content_type) {
+        return Err(Refusal::new(
+            400,
+            "Images are made clean when their upload is completed, and single uploads are never completed: \
+             configure Uppy with shouldUseMultipart: () => true.",
+        ));
+    }
     let Some(size) = params.size else {
         return Err(Refusal::new(400, "The file's size is missing: set it in the file's metadata."));
     };

@@ -62,8 +62,10 @@ async fn complete_image(
     let result = clean(storage, &cleaning, images).await;
     let refused =
         matches!(&result, Err(Error::Mismatch(m)) if m.problems.iter().any(|p| matches!(p, Mismatch::Image(_))));
-    if staged || (refused && delete) {
-        // The original never leaves staging; a refused image is not kept.
+    if (staged && result.is_ok()) || (refused && delete) {
+        // The original never leaves staging, and a refused image is not kept. After any other
+        // failure (the network, the store) the staged original stays, so that completion can be
+        // tried again; the staging lifecycle removes it if it never is.
         let _ = storage.delete_object(&ticket.upload_key).await;
     }
     result.map_err(|e| match e {

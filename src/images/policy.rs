@@ -298,8 +298,8 @@ pub enum ImageRefusal {
 }
 
 impl ImageRefusal {
-    /// The refusal in words for the person who uploaded: "This image is 100000 × 100000 pixels;
-    /// images up to 50 megapixels (16383 pixels a side) are accepted."
+    /// The refusal in words for the person who uploaded: "This image is 100000 × 100000 pixels,
+    /// over the limit of 50 megapixels and 16383 pixels a side."
     #[must_use]
     pub fn user_message(&self) -> String {
         match self {
@@ -309,8 +309,7 @@ impl ImageRefusal {
             }
             Self::Empty { .. } => "This image has no pixels.".to_owned(),
             Self::TooLarge { width, height, max_side, max_pixels } => format!(
-                "This image is {width} × {height} pixels; images up to {} megapixels ({max_side} pixels a side) are \
-                 accepted.",
+                "This image is {width} × {height} pixels, over the limit of {} megapixels and {max_side} pixels a side.",
                 megapixels(*max_pixels)
             ),
             Self::TooManyFrames { max } => {
@@ -370,7 +369,7 @@ mod tests {
         let bomb = ImageRefusal::TooLarge { width: 100_000, height: 100_000, max_side: 16_383, max_pixels: 50_000_000 };
         assert_eq!(
             bomb.user_message(),
-            "This image is 100000 × 100000 pixels; images up to 50 megapixels (16383 pixels a side) are accepted."
+            "This image is 100000 × 100000 pixels, over the limit of 50 megapixels and 16383 pixels a side."
         );
         assert_eq!(bomb.http_status(), 413);
     }

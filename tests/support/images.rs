@@ -9,7 +9,7 @@ pub fn tools_available() -> bool {
     let python = Command::new("python3").args(["-c", "import PIL, skimage, numpy"]).status().is_ok_and(|s| s.success());
     let exiftool = Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success());
     super::available(
-        "image tools",
+        "image_tools",
         python && exiftool,
         "python3 -m pip install pillow scikit-image; apt-get install libimage-exiftool-perl",
     )

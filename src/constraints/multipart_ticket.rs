@@ -396,7 +396,8 @@ impl MultipartTicket {
     }
 
     /// An image completed at its final key made clean in place (its variants beside it), on the
-    /// condition that it is still the version completed; a refused image is deleted.
+    /// condition that it is still the version completed; an image refused, or not made clean for
+    /// any other reason, is deleted.
     #[cfg(feature = "images")]
     async fn clean_in_place(
         &self,
@@ -411,13 +412,18 @@ impl MultipartTicket {
             mode: meta.etag.clone().map_or(PutMode::Overwrite, PutMode::Update),
             checksum: self.upload.checksum.map(|c| c.algorithm),
         };
+        // Whatever stops the cleaning (a refusal, the storage failing), the image as it was sent
+        // does not stay at its final key: it is deleted, and the person sends it again.
         match super::images::clean(storage, &cleaning, images).await {
-            Err(Error::Mismatch(mut m)) if m.problems.iter().any(|p| matches!(p, Mismatch::Image(_))) => {
-                let _ = storage.delete_object(&self.final_key).await;
-                m.deleted = true;
+            Ok(meta) => Ok(meta),
+            Err(Error::Mismatch(mut m)) => {
+                m.deleted = storage.delete_object(&self.final_key).await.is_ok();
                 Err(Error::Mismatch(m))
             }
-            result => result,
+            Err(e) => {
+                let _ = storage.delete_object(&self.final_key).await;
+                Err(e)
+            }
         }
     }
 

@@ -81,6 +81,7 @@
 //! | `serde` | | `Serialize` for `PresignedRequest`, `ObjectMeta` and the multipart values; `Deserialize` for tickets |
 //! | `constraints` | | [`constraints`]: upload policies, safe keys, presigned POST, verification after upload |
 //! | `sniff` | | [`constraints::verify_upload`] also checks the first bytes against the declared type (`infer`) |
+//! | `images` | | [`images`]: images bounded from their header, decoded off the runtime, stripped of metadata, turned upright, re-encoded, with resized variants; promoted clean at completion |
 //! | `axum` | | [`axum`]: drop-in upload endpoints (single, multipart, quarantine, Uppy's protocol) |
 //! | `testing` | | [`testing`]: a real S3 server (s3s-fs, signatures verified) inside your test's process |
 //! | `tracing` | | a span per S3 request; events for retries, clock corrections, R2 refusals, credential fetches |

@@ -162,6 +162,12 @@ fn cmyk_and_sixteen_bit_are_handled() {
     assert_eq!(clean.bytes[24], 16, "the clean PNG is still 16 bits a sample (IHDR bit depth)");
     let (difference, _) = support::images::difference(&clean.bytes, &dir.join("sixteen-bit.png"));
     assert!(difference < 0.001, "{difference}");
+    // The colour profile is kept (it describes colours, not the person); the GPS is not.
+    let profiled = read(&dir, "srgb-profile.jpg");
+    let clean = sanitize(&profiled, "image/jpeg", &policy()).expect("profiled");
+    let tags = support::images::exif_tags(&clean.bytes);
+    assert!(tags.iter().any(|t| t == "ProfileDescription"), "the ICC profile is kept: {tags:?}");
+    assert!(!tags.iter().any(|t| t == "GPSLatitude"));
     let webp = read(&dir, "photo.webp");
     assert!(support::images::exif_tags(&webp).iter().any(|t| t == "GPSLatitude"));
     let clean = sanitize(&webp, "image/webp", &policy()).expect("webp");

@@ -27,14 +27,17 @@
 //! ```
 //!
 //! **What is kept.** The pixels, turned upright by the EXIF orientation, and the ICC colour profile
-//! (it describes colours, not the person, and dropping it shifts them on wide-gamut photos).
+//! when it is of their colour space (it describes colours, not the person, and dropping it shifts
+//! them on wide-gamut photos; a CMYK JPEG's profile goes with the CMYK).
 //! **What goes.** EXIF (GPS, device, time), XMP, IPTC, comments, PNG text chunks, and anything
 //! after the image's end. **Formats.** JPEG, PNG, WebP and GIF are re-encoded in their own format
-//! (JPEG at [`ImagePolicy::with_jpeg_quality`], PNG losslessly, WebP losslessly — the one WebP
+//! (JPEG at [`ImagePolicy::with_jpeg_quality`] with `jpeg-encoder`, 4:2:0 below quality 90 and 4:4:4
+//! from 90 as libjpeg chooses, PNG losslessly, WebP losslessly — the one WebP
 //! encoder in pure Rust — and GIF as a still). **Animations** (GIF, animated WebP, APNG) keep their
 //! first frame, as `sharp` does by default, once their frames are counted within
 //! [`ImagePolicy::with_max_frames`]. 16-bit PNGs stay 16-bit; CMYK JPEGs come out RGB.
 
+mod orient;
 mod pipeline;
 mod policy;
 mod worker;

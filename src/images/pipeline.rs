@@ -2,11 +2,11 @@
 //! variants. Synchronous and CPU-bound: run it off the async runtime
 //! ([`sanitize_off_runtime`](super::sanitize_off_runtime)).
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::gif::{GifDecoder, GifEncoder};
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngDecoder, PngEncoder};
 use image::codecs::webp::{WebPDecoder, WebPEncoder};
 use image::error::LimitErrorKind;
@@ -152,15 +152,13 @@ pub fn sanitize(bytes: &[u8], declared_type: &str, policy: &ImagePolicy) -> Resu
     let mut decoder = reader.into_decoder().map_err(|e| refused(e, policy, (width, height)))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let icc = decoder.icc_profile().ok().flatten();
-    let mut pixels = DynamicImage::from_decoder(decoder).map_err(|e| refused(e, policy, (width, height)))?;
-    pixels.apply_orientation(orientation);
+    let pixels = DynamicImage::from_decoder(decoder).map_err(|e| refused(e, policy, (width, height)))?;
+    let pixels = super::orient::upright(pixels, orientation);
+    // The profile describes the pixels as decoded; a CMYK profile no longer does once they are RGB.
+    let icc = icc.filter(|profile| profile_fits(profile, &pixels));
 
     let bytes = encode_as(&pixels, format, policy.jpeg_quality(), icc.as_deref())?;
-    let variants = policy
-        .variants()
-        .iter()
-        .map(|variant| make_variant(&pixels, variant, icc.as_deref()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let variants = make_variants(&pixels, policy.variants(), icc.as_deref())?;
     Ok(Sanitized {
         bytes,
         content_type: found.to_owned(),
@@ -169,6 +167,13 @@ pub fn sanitize(bytes: &[u8], declared_type: &str, policy: &ImagePolicy) -> Resu
         was_animated,
         variants,
     })
+}
+
+/// Whether an ICC profile is of the pixels' colour space (its header's bytes 16–19: `RGB ` for
+/// colour, `GRAY` for grey), as it must be to describe them.
+fn profile_fits(profile: &[u8], pixels: &DynamicImage) -> bool {
+    let space = profile.get(16..20);
+    if pixels.color().has_color() { space == Some(b"RGB ") } else { space == Some(b"GRAY") }
 }
 
 /// Refuses an image cut short, which some decoders fill in rather than refuse: a JPEG must have an
@@ -237,13 +242,14 @@ fn encoding_failed(error: impl std::fmt::Display) -> ImageRefusal {
     ImageRefusal::Encoding { reason: error.to_string().chars().take(200).collect() }
 }
 
-/// `pixels` flattened onto white (JPEG has no transparency).
-fn opaque(pixels: &DynamicImage) -> DynamicImage {
+/// `pixels` as JPEG takes them: 8-bit grey or RGB, flattened onto white (JPEG has no
+/// transparency). Borrowed when they already are.
+fn opaque(pixels: &DynamicImage) -> Cow<'_, DynamicImage> {
     if !pixels.color().has_alpha() {
         return match pixels {
-            DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => pixels.clone(),
-            other if !other.color().has_color() => DynamicImage::ImageLuma8(other.to_luma8()),
-            other => DynamicImage::ImageRgb8(other.to_rgb8()),
+            DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => Cow::Borrowed(pixels),
+            other if !other.color().has_color() => Cow::Owned(DynamicImage::ImageLuma8(other.to_luma8())),
+            other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
         };
     }
     let mut rgba: RgbaImage = pixels.to_rgba8();
@@ -252,7 +258,24 @@ fn opaque(pixels: &DynamicImage) -> DynamicImage {
         let over = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
         *pixel = Rgba([over(r), over(g), over(b), 255]);
     }
-    DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba).to_rgb8())
+    Cow::Owned(DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba).to_rgb8()))
+}
+
+/// `pixels` (8-bit grey or RGB) as a baseline JPEG at `quality`, with the colour profile: 4:2:0
+/// below quality 90, 4:4:4 from 90 (libjpeg's choice), standard Huffman tables.
+fn encode_jpeg(pixels: &DynamicImage, quality: u8, icc: Option<&[u8]>, out: &mut Vec<u8>) -> Result<(), ImageRefusal> {
+    let (color, width, height) = match pixels {
+        DynamicImage::ImageLuma8(p) => (jpeg_encoder::ColorType::Luma, p.width(), p.height()),
+        DynamicImage::ImageRgb8(p) => (jpeg_encoder::ColorType::Rgb, p.width(), p.height()),
+        _ => return Err(encoding_failed("JPEG takes 8-bit grey or RGB pixels")),
+    };
+    let side = |n: u32| u16::try_from(n).map_err(|_| encoding_failed("JPEG sides are at most 65535 pixels"));
+    let mut encoder = jpeg_encoder::Encoder::new(&mut *out, quality.clamp(1, 100));
+    if let Some(icc) = icc {
+        // A profile too large for JPEG's markers is left out rather than refusing the image.
+        let _ = encoder.add_icc_profile(icc);
+    }
+    encoder.encode(pixels.as_bytes(), side(width)?, side(height)?, color).map_err(encoding_failed)
 }
 
 /// `pixels` encoded as `format` (the original's), with the colour profile and nothing else.
@@ -290,16 +313,7 @@ fn encode(
         }
     };
     match format {
-        ImageFormatOut::Jpeg(quality) => {
-            let flat = opaque(pixels);
-            let mut encoder = JpegEncoder::new_with_quality(&mut *out, quality);
-            with_profile(&mut |icc| {
-                let _ = encoder.set_icc_profile(icc);
-            });
-            encoder
-                .write_image(flat.as_bytes(), flat.width(), flat.height(), flat.color().into())
-                .map_err(encoding_failed)
-        }
+        ImageFormatOut::Jpeg(quality) => encode_jpeg(&opaque(pixels), quality, icc, out),
         ImageFormatOut::Png => {
             let mut encoder = PngEncoder::new_with_quality(&mut *out, CompressionType::Default, PngFilter::Adaptive);
             with_profile(&mut |icc| {
@@ -340,37 +354,53 @@ fn fit(width: u32, height: u32, variant: &Variant) -> (u32, u32) {
     (side(width), side(height))
 }
 
-fn make_variant(
+/// The variants of `pixels`, each resized from the smallest image already made that is at least
+/// twice its size on both sides (the thumbnail from the display size rather than from 24
+/// megapixels: the same filter over a twentieth of the pixels, and no visible difference).
+fn make_variants(
     pixels: &DynamicImage,
-    variant: &Variant,
+    variants: &[Variant],
     icc: Option<&[u8]>,
-) -> Result<SanitizedVariant, ImageRefusal> {
-    let (width, height) = fit(pixels.width(), pixels.height(), variant);
-    let source = if pixels.color().has_alpha() {
-        DynamicImage::ImageRgba8(pixels.to_rgba8())
-    } else {
-        match pixels {
-            DynamicImage::ImageRgb8(_) => pixels.clone(),
-            other => DynamicImage::ImageRgb8(other.to_rgb8()),
-        }
+) -> Result<Vec<SanitizedVariant>, ImageRefusal> {
+    let source = match pixels {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => Cow::Borrowed(pixels),
+        other if other.color().has_alpha() => Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8())),
+        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
     };
-    let resized = if (width, height) == (source.width(), source.height()) {
-        source
-    } else {
-        let mut target = DynamicImage::new(width, height, source.color());
-        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-        Resizer::new().resize(&source, &mut target, &options).map_err(encoding_failed)?;
-        target
-    };
-    let mut bytes = Vec::new();
-    encode(&resized, variant.format(), icc, &mut bytes)?;
-    Ok(SanitizedVariant {
-        name: variant.name().to_owned(),
-        bytes,
-        content_type: variant.format().content_type().to_owned(),
-        width,
-        height,
-    })
+    let sizes: Vec<(u32, u32)> = variants.iter().map(|v| fit(pixels.width(), pixels.height(), v)).collect();
+    // Largest first, so that each can serve the smaller ones.
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(u64::from(sizes[i].0) * u64::from(sizes[i].1)));
+    let mut made: Vec<Option<(DynamicImage, SanitizedVariant)>> = vec![None; variants.len()];
+    for &i in &order {
+        let (width, height) = sizes[i];
+        let from = made
+            .iter()
+            .flatten()
+            .map(|(resized, _)| resized)
+            .filter(|r| r.width() >= 2 * width && r.height() >= 2 * height)
+            .min_by_key(|r| u64::from(r.width()) * u64::from(r.height()))
+            .unwrap_or(&source);
+        let resized = if (width, height) == (from.width(), from.height()) {
+            from.clone()
+        } else {
+            let mut target = DynamicImage::new(width, height, from.color());
+            let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+            Resizer::new().resize(from, &mut target, &options).map_err(encoding_failed)?;
+            target
+        };
+        let mut bytes = Vec::new();
+        encode(&resized, variants[i].format(), icc, &mut bytes)?;
+        let variant = SanitizedVariant {
+            name: variants[i].name().to_owned(),
+            bytes,
+            content_type: variants[i].format().content_type().to_owned(),
+            width,
+            height,
+        };
+        made[i] = Some((resized, variant));
+    }
+    Ok(made.into_iter().flatten().map(|(_, variant)| variant).collect())
 }
 
 #[cfg(test)]

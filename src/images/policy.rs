@@ -64,7 +64,7 @@ impl ImagePolicy {
     }
 
     /// The largest image file read, and the largest clean image written (default 64 MiB; the upload
-    /// endpoints set it to their policy's size limit).
+    /// endpoints refuse an image claimed larger before signing its upload).
     pub fn with_max_bytes(mut self, bytes: u64) -> Self {
         self.max_bytes = bytes;
         self

@@ -109,6 +109,20 @@ impl Endpoints {
         }
     }
 
+    /// Whether an upload of `content_type` must be completed to be served: any image while images
+    /// are made clean (so that presigned POSTs, which nothing completes, are refused for them —
+    /// including image types the pipeline does not take).
+    pub(super) fn must_complete(&self, content_type: &str) -> bool {
+        #[cfg(feature = "images")]
+        return self.verify.images().is_some()
+            && content_type.trim_start().get(..6).is_some_and(|t| t.eq_ignore_ascii_case("image/"));
+        #[cfg(not(feature = "images"))]
+        {
+            let _ = content_type;
+            false
+        }
+    }
+
     /// Refuses, before anything is sent, an image larger than the image policy takes.
     fn check_image_size(&self, claim: &FileClaim) -> Answer<()> {
         #[cfg(feature = "images")]

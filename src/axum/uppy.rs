@@ -203,7 +203,7 @@ async fn params(State(app): State<Shared>, Caller(who): Caller, Query(params): Q
              shouldUseMultipart: () => true.",
         ));
     }
-    if app.cleans(&params.content_type) {
+    if app.must_complete(&params.content_type) {
         return Err(Refusal::new(
             400,
             "Images are made clean when their upload is completed, and single uploads are never completed: \

@@ -17,6 +17,11 @@ use super::verify::{Mismatch, UploadMismatch, VerifyOptions, verify_upload};
 /// A mismatch deletes the staged object (nothing of it reaches the final prefix). Without staging,
 /// this is [`verify_upload`] with the options given.
 ///
+/// With [`VerifyOptions::with_images`], an image is promoted as its clean form instead of copied:
+/// see [`crate::constraints::sanitize_object`] and the README's "Images" for what that means, and
+/// why staging is what keeps the original from ever being served (without it, the presigned PUT
+/// stays valid for its lifetime and can write the original again after the cleaning).
+///
 /// # Errors
 ///
 /// [`Error::Mismatch`] with what differed — [`Mismatch::Changed`] when the object changed between
@@ -40,7 +45,8 @@ pub async fn complete_upload(
 /// An image's completion: verified where it landed, then made clean — written at the final key
 /// (never replacing anything there) with its variants beside it, while the original stays in
 /// staging and is deleted. Without staging the clean image replaces the original in place, on the
-/// condition that it is still the version verified.
+/// condition that it is still the version verified. Sent again after it succeeded (its answer lost,
+/// the app's hook failed), it finds the clean image and answers it.
 #[cfg(feature = "images")]
 async fn complete_image(
     storage: &dyn Storage,
@@ -50,6 +56,9 @@ async fn complete_image(
 ) -> Result<ObjectMeta> {
     use super::images::{Cleaning, clean};
     let staged = ticket.upload_key != ticket.final_key;
+    if !staged && let Some(meta) = cleaned_earlier(storage, &ticket.final_key, Some(ticket.size)).await? {
+        return Ok(meta);
+    }
     let delete = staged || options.delete_on_mismatch();
     let landed = verify_upload(storage, ticket, &options.clone().with_delete_on_mismatch(delete)).await?;
     let cleaning = Cleaning {
@@ -60,21 +69,43 @@ async fn complete_image(
         checksum: ticket.checksum.map(|c| c.algorithm()),
     };
     let result = clean(storage, &cleaning, images).await;
+    if staged
+        && matches!(&result, Err(Error::Mismatch(m)) if m.problems == [Mismatch::Changed])
+        && let Some(meta) = cleaned_earlier(storage, &ticket.final_key, None).await?
+    {
+        // The final key is this ticket's alone: what is there is an earlier completion's work.
+        let _ = storage.delete_object(&ticket.upload_key).await;
+        return Ok(meta);
+    }
     let refused =
         matches!(&result, Err(Error::Mismatch(m)) if m.problems.iter().any(|p| matches!(p, Mismatch::Image(_))));
+    let mut deleted = false;
     if (staged && result.is_ok()) || (refused && delete) {
         // The original never leaves staging, and a refused image is not kept. After any other
         // failure (the network, the store) the staged original stays, so that completion can be
         // tried again; the staging lifecycle removes it if it never is.
-        let _ = storage.delete_object(&ticket.upload_key).await;
+        deleted = storage.delete_object(&ticket.upload_key).await.is_ok();
     }
     result.map_err(|e| match e {
         Error::Mismatch(mut m) if refused => {
-            m.deleted = delete;
+            m.deleted = deleted;
             Error::Mismatch(m)
         }
         e => e,
     })
+}
+
+/// The clean image an earlier completion wrote at `key`, if it is there: written by the cleaning
+/// (it carries its size in pixels) and — where the upload's size was signed, so that the person
+/// could only ever write exactly that many bytes at the key — of another size than the upload.
+#[cfg(feature = "images")]
+pub(crate) async fn cleaned_earlier(
+    storage: &dyn Storage,
+    key: &str,
+    uploaded_size: Option<u64>,
+) -> Result<Option<ObjectMeta>> {
+    let meta = storage.head_object(key, &GetOptions::new().with_checksum_mode(true)).await?;
+    Ok(meta.filter(|m| m.metadata.contains_key("width") && uploaded_size.is_none_or(|size| size != m.size)))
 }
 
 /// Copies a verified staged object to `final_key` on the condition that its ETag is still `etag` and

@@ -6,6 +6,8 @@
 //! [`sanitize_object`] does the same to an object already stored, for a service that prefers a
 //! background worker; [`delete_upload`] deletes an object with its variants.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::Body;
@@ -15,6 +17,15 @@ use crate::storage::{GetOptions, ObjectMeta, PutMode, PutOptions, Storage};
 use crate::{Error, Result};
 
 use super::verify::{Mismatch, UploadMismatch};
+
+/// The images held in memory at once, process-wide.
+fn in_memory() -> &'static Arc<tokio::sync::Semaphore> {
+    static HELD: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    HELD.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Arc::new(tokio::sync::Semaphore::new(2 * cores))
+    })
+}
 
 /// How long variants (and clean images) may be cached: they never change under their key.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -56,6 +67,16 @@ fn refusal(key: &str, refusal: ImageRefusal, deleted: bool) -> Error {
 /// then the clean image. A refused image is an [`Error::Mismatch`] with [`Mismatch::Image`] (the
 /// caller deletes what it must); nothing is written for it.
 pub(crate) async fn clean(storage: &dyn Storage, cleaning: &Cleaning<'_>, policy: &ImagePolicy) -> Result<ObjectMeta> {
+    // Images held in memory at once (the file read, its clean form and variants being written):
+    // two per core, taken before the file is read, so that a burst of completions waits here
+    // rather than buffering every file.
+    let _held = Arc::clone(in_memory()).acquire_owned().await.map_err(|_| {
+        Error::Mismatch(UploadMismatch {
+            key: cleaning.target.to_owned(),
+            problems: vec![Mismatch::Image(ImageRefusal::DecoderFailed)],
+            deleted: false,
+        })
+    })?;
     let Some(object) = storage.get_object(cleaning.source, &GetOptions::new()).await? else {
         return Err(Error::Mismatch(UploadMismatch {
             key: cleaning.source.to_owned(),
@@ -67,12 +88,12 @@ pub(crate) async fn clean(storage: &dyn Storage, cleaning: &Cleaning<'_>, policy
     if object.meta.size > max_size {
         return Err(refusal(
             cleaning.target,
-            ImageRefusal::CleanTooLarge { size: object.meta.size, max: max_size },
+            ImageRefusal::FileTooLarge { size: object.meta.size, max: max_size },
             false,
         ));
     }
     let bytes = object.bytes().await?;
-    let clean = sanitize_off_runtime(bytes.to_vec(), cleaning.content_type.to_owned(), policy.clone())
+    let clean = sanitize_off_runtime(Vec::from(bytes), cleaning.content_type.to_owned(), policy.clone())
         .await
         .map_err(|e| refusal(cleaning.target, e, false))?;
     let size = clean.bytes.len() as u64;
@@ -104,7 +125,8 @@ pub(crate) async fn clean(storage: &dyn Storage, cleaning: &Cleaning<'_>, policy
     match storage.put_object(cleaning.target, Body::from(Bytes::from(clean.bytes)), &options).await {
         Ok(_) => {}
         Err(Error::PreconditionFailed { .. }) => {
-            delete_keys(storage, &written).await;
+            // Something else is at the target: the variants just written are of the same source
+            // (staged: an earlier completion of this very upload), so they stay with it.
             return Err(Error::Mismatch(UploadMismatch {
                 key: cleaning.target.to_owned(),
                 problems: vec![Mismatch::Changed],

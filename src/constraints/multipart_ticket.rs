@@ -413,16 +413,24 @@ impl MultipartTicket {
             checksum: self.upload.checksum.map(|c| c.algorithm),
         };
         // Whatever stops the cleaning (a refusal, the storage failing), the image as it was sent
-        // does not stay at its final key: it is deleted, and the person sends it again.
+        // does not stay at its final key: it is deleted, and the person sends it again — but only
+        // while it is still the version completed here (a completion sent again meanwhile may have
+        // replaced it with its clean form, which stays).
         match super::images::clean(storage, &cleaning, images).await {
             Ok(meta) => Ok(meta),
-            Err(Error::Mismatch(mut m)) => {
-                m.deleted = storage.delete_object(&self.final_key).await.is_ok();
-                Err(Error::Mismatch(m))
-            }
-            Err(e) => {
-                let _ = storage.delete_object(&self.final_key).await;
-                Err(e)
+            Err(error) => {
+                let still_sent = match storage.head_object(&self.final_key, &GetOptions::new()).await {
+                    Ok(Some(now)) => now.etag.is_some() && now.etag == meta.etag,
+                    _ => false,
+                };
+                let deleted = still_sent && storage.delete_object(&self.final_key).await.is_ok();
+                match error {
+                    Error::Mismatch(mut m) => {
+                        m.deleted = deleted;
+                        Err(Error::Mismatch(m))
+                    }
+                    e => Err(e),
+                }
             }
         }
     }

@@ -42,7 +42,9 @@ impl VerifyOptions {
     /// Make images clean at completion (feature `images`): JPEG, PNG, WebP and GIF uploads are
     /// bounded, decoded off the runtime, stripped, turned upright and re-encoded, and the clean
     /// image — never the original — is what is promoted, with the policy's variants beside it (see
-    /// [`crate::images`]). A refused image is a mismatch ([`Mismatch::Image`]) and is deleted.
+    /// [`crate::images`]). A refused image is a mismatch ([`Mismatch::Image`]), deleted under
+    /// quarantine and after a multipart upload, and in place with
+    /// [`with_delete_on_mismatch`](Self::with_delete_on_mismatch).
     #[cfg(feature = "images")]
     #[cfg_attr(docsrs, doc(cfg(feature = "images")))]
     pub fn with_images(mut self, policy: crate::images::ImagePolicy) -> Self {

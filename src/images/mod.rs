@@ -6,7 +6,8 @@
 //! declare 100,000 × 100,000 pixels and take gigabytes to decode; a valid JPEG can carry a ZIP or an
 //! HTML page after its last byte. [`sanitize`] answers all three: the header's dimensions, pixel
 //! count and frames are checked before decoding, the decoder's memory is capped, and the image that
-//! comes out is a new encoding of the pixels alone — nothing of the original file's bytes survives.
+//! comes out is a new encoding of the pixels — nothing of the original file's bytes survives but a
+//! colour profile that describes them.
 //!
 //! ```
 //! use stowage::images::{ImagePolicy, Variant, sanitize};
@@ -37,6 +38,7 @@
 //! first frame, as `sharp` does by default, once their frames are counted within
 //! [`ImagePolicy::with_max_frames`]. 16-bit PNGs stay 16-bit; CMYK JPEGs come out RGB.
 
+mod container;
 mod orient;
 mod pipeline;
 mod policy;

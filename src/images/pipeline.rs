@@ -6,14 +6,11 @@ use std::borrow::Cow;
 use std::io::Cursor;
 
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::gif::{GifDecoder, GifEncoder};
-use image::codecs::png::{CompressionType, FilterType as PngFilter, PngDecoder, PngEncoder};
-use image::codecs::webp::{WebPDecoder, WebPEncoder};
+use image::codecs::gif::GifEncoder;
+use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
+use image::codecs::webp::WebPEncoder;
 use image::error::LimitErrorKind;
-use image::{
-    AnimationDecoder, DynamicImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader, Limits, Rgba,
-    RgbaImage,
-};
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader, Limits, Rgba, RgbaImage};
 
 use super::policy::{ImageFormatOut, ImagePolicy, ImageRefusal, Variant};
 
@@ -79,11 +76,6 @@ fn media_type(format: ImageFormat) -> Option<&'static str> {
     }
 }
 
-fn essence(content_type: &str) -> String {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    if essence == "image/jpg" { "image/jpeg".to_owned() } else { essence }
-}
-
 /// A decoder's error, as a refusal.
 fn refused(error: ImageError, policy: &ImagePolicy, size: (u32, u32)) -> ImageRefusal {
     match error {
@@ -119,10 +111,14 @@ fn limits(policy: &ImagePolicy) -> Limits {
 /// An [`ImageRefusal`] saying why, with a sentence for the person
 /// ([`user_message`](ImageRefusal::user_message)).
 pub fn sanitize(bytes: &[u8], declared_type: &str, policy: &ImagePolicy) -> Result<Sanitized, ImageRefusal> {
+    if bytes.len() as u64 > policy.max_bytes() {
+        return Err(ImageRefusal::FileTooLarge { size: bytes.len() as u64, max: policy.max_bytes() });
+    }
     let format = image::guess_format(bytes).map_err(|_| ImageRefusal::NotAnImage)?;
     let found = media_type(format).ok_or(ImageRefusal::NotAnImage)?;
-    let declared = essence(declared_type);
-    if declared != found {
+    let declared = super::policy::canonical_type(declared_type);
+    if declared != Some(found) {
+        let declared = declared.map_or_else(|| declared_type.trim().to_ascii_lowercase(), str::to_owned);
         return Err(ImageRefusal::OtherFormat { declared, found: found.trim_start_matches("image/").to_uppercase() });
     }
 
@@ -150,6 +146,11 @@ pub fn sanitize(bytes: &[u8], declared_type: &str, policy: &ImagePolicy) -> Resu
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits(policy));
     let mut decoder = reader.into_decoder().map_err(|e| refused(e, policy, (width, height)))?;
+    // The decoded pixels themselves count against the decoder's memory (`into_decoder` leaves them
+    // out of its limits).
+    if decoder.total_bytes() > policy.max_decoder_bytes() {
+        return Err(ImageRefusal::TooMuchMemory { max: policy.max_decoder_bytes() });
+    }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let icc = decoder.icc_profile().ok().flatten();
     let pixels = DynamicImage::from_decoder(decoder).map_err(|e| refused(e, policy, (width, height)))?;
@@ -169,11 +170,20 @@ pub fn sanitize(bytes: &[u8], declared_type: &str, policy: &ImagePolicy) -> Resu
     })
 }
 
-/// Whether an ICC profile is of the pixels' colour space (its header's bytes 16–19: `RGB ` for
-/// colour, `GRAY` for grey), as it must be to describe them.
+/// The largest ICC profile kept. Display profiles are a few kilobytes (sRGB 3 KB, Display P3 under
+/// 1 KB); a larger one is more likely a payload than a description of colours.
+const MAX_PROFILE: usize = 64 * 1024;
+
+/// Whether an ICC profile is kept with `pixels`: a well-formed header (its declared size the size
+/// there is, the `acsp` signature), at most [`MAX_PROFILE`], and of the pixels' colour space (bytes
+/// 16–19: `RGB ` for colour, `GRAY` for grey), as it must be to describe them.
 fn profile_fits(profile: &[u8], pixels: &DynamicImage) -> bool {
+    let declared = profile.get(..4).map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize);
     let space = profile.get(16..20);
-    if pixels.color().has_color() { space == Some(b"RGB ") } else { space == Some(b"GRAY") }
+    profile.len() <= MAX_PROFILE
+        && declared == Some(profile.len())
+        && profile.get(36..40) == Some(b"acsp")
+        && if pixels.color().has_color() { space == Some(b"RGB ") } else { space == Some(b"GRAY") }
 }
 
 /// Refuses an image cut short, which some decoders fill in rather than refuse: a JPEG must have an
@@ -184,14 +194,11 @@ fn ends_whole(bytes: &[u8], format: ImageFormat) -> Result<(), ImageRefusal> {
     let cut = |what: &str| ImageRefusal::Corrupt { reason: format!("the file ends before {what}") };
     match format {
         ImageFormat::Jpeg => {
-            let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]).ok_or_else(|| cut("its first scan"))?;
-            if !bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9]) {
-                return Err(cut("its end marker"));
-            }
+            super::container::jpeg_end(bytes).ok_or_else(|| cut("its end marker"))?;
         }
         ImageFormat::WebP => {
-            let declared = bytes.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize + 8);
-            if declared.is_none_or(|n| n > bytes.len()) {
+            let declared = bytes.get(4..8).map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])) + 8);
+            if declared.is_none_or(|n| n > bytes.len() as u64) {
                 return Err(cut("the length its header declares"));
             }
         }
@@ -203,37 +210,16 @@ fn ends_whole(bytes: &[u8], format: ImageFormat) -> Result<(), ImageRefusal> {
 /// How many frames the image has, counted up to one past the limit (decoding each, within the
 /// memory cap): 1 for a still.
 fn count_frames(bytes: &[u8], format: ImageFormat, policy: &ImagePolicy) -> Result<u32, ImageRefusal> {
-    let most = policy.max_frames() as usize + 1;
-    let counted = |frames: image::Frames<'_>| -> Result<u32, ImageRefusal> {
-        let mut n = 0u32;
-        for frame in frames.take(most) {
-            frame.map_err(|e| refused(e, policy, (0, 0)))?;
-            n += 1;
-        }
-        Ok(n)
-    };
+    let most = policy.max_frames();
     let frames = match format {
-        ImageFormat::Gif => {
-            let mut decoder = GifDecoder::new(Cursor::new(bytes)).map_err(|e| refused(e, policy, (0, 0)))?;
-            decoder.set_limits(limits(policy)).map_err(|e| refused(e, policy, (0, 0)))?;
-            counted(decoder.into_frames())?
-        }
-        ImageFormat::WebP => {
-            let decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(|e| refused(e, policy, (0, 0)))?;
-            if decoder.has_animation() { counted(decoder.into_frames())? } else { 1 }
-        }
-        ImageFormat::Png => {
-            let decoder = PngDecoder::new(Cursor::new(bytes)).map_err(|e| refused(e, policy, (0, 0)))?;
-            if decoder.is_apng().unwrap_or(false) {
-                counted(decoder.apng().map_err(|e| refused(e, policy, (0, 0)))?.into_frames())?
-            } else {
-                1
-            }
-        }
+        ImageFormat::Gif => super::container::gif_frames(bytes, most)
+            .map_err(|reason| ImageRefusal::Corrupt { reason: reason.to_owned() })?,
+        ImageFormat::WebP => super::container::webp_frames(bytes, most),
+        ImageFormat::Png => super::container::png_frames(bytes),
         _ => 1,
     };
-    if frames > policy.max_frames() {
-        return Err(ImageRefusal::TooManyFrames { max: policy.max_frames() });
+    if frames > most {
+        return Err(ImageRefusal::TooManyFrames { max: most });
     }
     Ok(frames)
 }
@@ -292,7 +278,8 @@ fn encode_as(
         ImageFormat::WebP => encode(pixels, ImageFormatOut::WebpLossless, icc, &mut out)?,
         _ => {
             let still = pixels.to_rgba8();
-            let mut encoder = GifEncoder::new(&mut out);
+            // Speed 10 of 30: NeuQuant at speed 1 takes tens of seconds on a large still.
+            let mut encoder = GifEncoder::new_with_speed(&mut out, 10);
             encoder
                 .encode(still.as_raw(), still.width(), still.height(), image::ExtendedColorType::Rgba8)
                 .map_err(encoding_failed)?;
@@ -367,6 +354,8 @@ fn make_variants(
         other if other.color().has_alpha() => Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8())),
         other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
     };
+    // Grey pixels become RGB here: a grey profile no longer describes them.
+    let icc = icc.filter(|profile| profile_fits(profile, &source));
     let sizes: Vec<(u32, u32)> = variants.iter().map(|v| fit(pixels.width(), pixels.height(), v)).collect();
     // Largest first, so that each can serve the smaller ones.
     let mut order: Vec<usize> = (0..variants.len()).collect();
@@ -378,7 +367,7 @@ fn make_variants(
             .iter()
             .flatten()
             .map(|(resized, _)| resized)
-            .filter(|r| r.width() >= 2 * width && r.height() >= 2 * height)
+            .filter(|r| u64::from(r.width()) >= 2 * u64::from(width) && u64::from(r.height()) >= 2 * u64::from(height))
             .min_by_key(|r| u64::from(r.width()) * u64::from(r.height()))
             .unwrap_or(&source);
         let resized = if (width, height) == (from.width(), from.height()) {

@@ -125,23 +125,23 @@ impl ImagePolicy {
         &self.variants
     }
 
-    /// Where the variant `variant` of the object at `key` is kept: beside it, in a `.variants`
-    /// folder of its own folder (`uploads/42/1f3a/me.png` → `uploads/42/1f3a/.variants/thumb.jpg`),
-    /// so that listing the upload's folder lists both, and a listing of files can skip them.
+    /// Where the variant `variant` of the object at `key` is kept: beside it, under `.variants/` and
+    /// the object's own name (`uploads/42/1f3a/me.png` → `uploads/42/1f3a/.variants/me.png/thumb.jpg`),
+    /// so that listing the upload's folder lists both, a listing of files can skip them, and two
+    /// images in one folder never share a variant.
     #[must_use]
     pub fn variant_key(key: &str, variant: &Variant) -> String {
-        let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let (folder, name) = key.rsplit_once('/').map_or(("", key), |(folder, name)| (folder, name));
         let prefix = if folder.is_empty() { String::new() } else { format!("{folder}/") };
-        format!("{prefix}.variants/{}.{}", variant.name, variant.format.extension())
+        format!("{prefix}.variants/{name}/{}.{}", variant.name, variant.format.extension())
     }
 
-    /// Whether `content_type` is one the pipeline takes (JPEG, PNG, WebP, GIF).
+    /// Whether `content_type` is one the pipeline takes: JPEG, PNG, WebP, GIF, with their aliases
+    /// (`image/jpg`, `image/pjpeg`, `image/x-png`, `image/apng`). Other image types (SVG, HEIC,
+    /// AVIF, …) are not cleaned: allow only these four where images must be clean.
     #[must_use]
     pub fn handles(content_type: &str) -> bool {
-        matches!(
-            content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str(),
-            "image/jpeg" | "image/jpg" | "image/png" | "image/webp" | "image/gif"
-        )
+        canonical_type(content_type).is_some()
     }
 }
 
@@ -281,6 +281,14 @@ pub enum ImageRefusal {
     /// The decoder failed on it in a way it should not (a panic, caught).
     #[error("the image could not be decoded (the decoder failed on it)")]
     DecoderFailed,
+    /// The image file is larger than the size limit (checked before it is read whole).
+    #[error("the image file is {size} bytes; the limit is {max}")]
+    FileTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The clean image is larger than the size limit.
     #[error("the clean image is {size} bytes; the limit is {max}")]
     CleanTooLarge {
@@ -317,6 +325,9 @@ impl ImageRefusal {
             }
             Self::TooMuchMemory { .. } => "This image is too large to be processed.".to_owned(),
             Self::Corrupt { .. } | Self::DecoderFailed => "This image is damaged and cannot be shown.".to_owned(),
+            Self::FileTooLarge { max, .. } => {
+                format!("This image file is larger than the {:.1} MiB accepted.", *max as f64 / 1_048_576.0)
+            }
             Self::CleanTooLarge { max, .. } => {
                 format!("Once cleaned, this image is larger than the {:.1} MiB accepted.", *max as f64 / 1_048_576.0)
             }
@@ -332,6 +343,7 @@ impl ImageRefusal {
             Self::TooLarge { .. }
             | Self::TooManyFrames { .. }
             | Self::TooMuchMemory { .. }
+            | Self::FileTooLarge { .. }
             | Self::CleanTooLarge { .. } => 413,
             Self::NotAnImage | Self::OtherFormat { .. } => 415,
             _ => 422,
@@ -351,6 +363,18 @@ impl fmt::Display for Variant {
     }
 }
 
+/// The media type the pipeline takes `content_type` for, with its aliases (`image/jpg`,
+/// `image/pjpeg`, `image/x-png`) and parameters resolved; `None` for a type it does not handle.
+pub(crate) fn canonical_type(content_type: &str) -> Option<&'static str> {
+    match content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+        "image/jpeg" | "image/jpg" | "image/pjpeg" => Some("image/jpeg"),
+        "image/png" | "image/x-png" | "image/apng" => Some("image/png"),
+        "image/webp" => Some("image/webp"),
+        "image/gif" => Some("image/gif"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,8 +383,13 @@ mod tests {
     fn variant_keys_sit_beside_the_object() {
         let thumb = Variant::jpeg("Thumb 1", 256, 80);
         assert_eq!(thumb.name(), "thumb-1");
-        assert_eq!(ImagePolicy::variant_key("uploads/42/1f3a/me.png", &thumb), "uploads/42/1f3a/.variants/thumb-1.jpg");
-        assert_eq!(ImagePolicy::variant_key("me.png", &thumb), ".variants/thumb-1.jpg");
+        assert_eq!(
+            ImagePolicy::variant_key("uploads/42/1f3a/me.png", &thumb),
+            "uploads/42/1f3a/.variants/me.png/thumb-1.jpg"
+        );
+        assert_eq!(ImagePolicy::variant_key("me.png", &thumb), ".variants/me.png/thumb-1.jpg");
+        // Two images in one folder: their variants never meet.
+        assert_ne!(ImagePolicy::variant_key("a/x.png", &thumb), ImagePolicy::variant_key("a/y.png", &thumb));
         assert!(ImagePolicy::handles("image/JPEG; charset=x") && !ImagePolicy::handles("image/svg+xml"));
     }
 

@@ -29,8 +29,11 @@ pub async fn sanitize_off_runtime(
     declared_type: String,
     policy: ImagePolicy,
 ) -> Result<Sanitized, ImageRefusal> {
-    let _permit = Arc::clone(permits()).acquire_owned().await.map_err(|_| ImageRefusal::DecoderFailed)?;
+    let permit = Arc::clone(permits()).acquire_owned().await.map_err(|_| ImageRefusal::DecoderFailed)?;
+    // The permit goes with the work: should this future be dropped (the client gone), the decoding
+    // still holds it until it ends, and the bound holds.
     let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         std::panic::catch_unwind(AssertUnwindSafe(|| sanitize(&bytes, &declared_type, &policy)))
     });
     match work.await {

@@ -188,6 +188,19 @@ async fn in_place(dir: &Path, storage: &dyn Storage, tally: &mut Tally) {
     delete_upload(storage, &ticket.final_key, &images()).await.expect("delete");
     tally.pass("without staging: image/pjpeg cleaned too; completed again, the clean image is kept");
 
+    // The person's own bytes at the key with a forged mark of the cleaning (and the upload's
+    // signed size): cleaned all the same, never taken for clean.
+    let ticket = upload_policy(false)
+        .presign_upload(storage, &FileClaim::new("forged.jpg", "image/jpeg", photo.len() as u64))
+        .expect("ticket");
+    let forged = PutOptions::new().with_content_type("image/jpeg").with_metadata("width", "320");
+    storage.put_object(&ticket.final_key, Body::from(photo.clone()), &forged).await.expect("put");
+    complete_upload(storage, &ticket, &options()).await.expect("cleaned");
+    let clean = stored(storage, &ticket.final_key).await.expect("kept");
+    assert!(has_any(&support::images::exif_tags(&clean), &PERSONAL).is_empty(), "a forged mark was trusted");
+    delete_upload(storage, &ticket.final_key, &images()).await.expect("delete");
+    tally.pass("without staging: a forged mark of the cleaning is not trusted");
+
     let random = read(dir, "random.png");
     let ticket = upload_policy(false)
         .presign_upload(storage, &FileClaim::new("noise.png", "image/png", random.len() as u64))
@@ -271,6 +284,6 @@ async fn suite(server: &Server) -> Tally {
 
 on_each_server!(suite, |server: &Server, tally: Tally| {
     if support::images::tools_available() {
-        assert_eq!(tally.cases, 10, "{}: {:?}", server.name, tally.notes);
+        assert_eq!(tally.cases, 11, "{}: {:?}", server.name, tally.notes);
     }
 });

@@ -56,22 +56,42 @@ async fn complete_image(
 ) -> Result<ObjectMeta> {
     use super::images::{Cleaning, clean};
     let staged = ticket.upload_key != ticket.final_key;
-    if !staged && let Some(meta) = cleaned_earlier(storage, &ticket.final_key, Some(ticket.size)).await? {
-        return Ok(meta);
-    }
     let delete = staged || options.delete_on_mismatch();
-    let landed = verify_upload(storage, ticket, &options.clone().with_delete_on_mismatch(delete)).await?;
+    let landed = if staged {
+        match verify_upload(storage, ticket, &options.clone().with_delete_on_mismatch(true)).await {
+            // Nothing in staging: completed earlier (the original deleted after its cleaning)?
+            Err(Error::Mismatch(m)) if m.problems == [Mismatch::Missing] => {
+                return match cleaned_earlier(storage, &ticket.final_key).await? {
+                    Some(meta) => Ok(meta),
+                    None => Err(Error::Mismatch(m)),
+                };
+            }
+            other => other?,
+        }
+    } else {
+        match storage.head_object(&ticket.final_key, &GetOptions::new().with_checksum_mode(true)).await? {
+            // In place, the person can only ever write the signed size (and checksum) at the key:
+            // a marked object of another size, or another checksum, is the cleaning's.
+            Some(meta) if is_cleaned(&meta) && differs_from_upload(&meta, ticket) => return Ok(meta),
+            // Marked, but the upload's size: the cleaning's output of that very size, or the
+            // person's bytes written again with a forged marker. Cleaned (again) either way, never
+            // checked against the upload's type and deleted.
+            Some(meta) if is_cleaned(&meta) => meta,
+            _ => verify_upload(storage, ticket, &options.clone().with_delete_on_mismatch(delete)).await?,
+        }
+    };
     let cleaning = Cleaning {
         source: &ticket.upload_key,
         target: &ticket.final_key,
         content_type: &ticket.content_type,
         mode: if staged { PutMode::Create } else { landed.etag.clone().map_or(PutMode::Overwrite, PutMode::Update) },
         checksum: ticket.checksum.map(|c| c.algorithm()),
+        source_etag: landed.etag.as_deref(),
     };
     let result = clean(storage, &cleaning, images).await;
     if staged
         && matches!(&result, Err(Error::Mismatch(m)) if m.problems == [Mismatch::Changed])
-        && let Some(meta) = cleaned_earlier(storage, &ticket.final_key, None).await?
+        && let Some(meta) = cleaned_earlier(storage, &ticket.final_key).await?
     {
         // The final key is this ticket's alone: what is there is an earlier completion's work.
         let _ = storage.delete_object(&ticket.upload_key).await;
@@ -95,17 +115,29 @@ async fn complete_image(
     })
 }
 
-/// The clean image an earlier completion wrote at `key`, if it is there: written by the cleaning
-/// (it carries its size in pixels) and — where the upload's size was signed, so that the person
-/// could only ever write exactly that many bytes at the key — of another size than the upload.
+/// The clean image an earlier completion wrote at `key` (a final key only the cleaning writes), if
+/// it is there.
 #[cfg(feature = "images")]
-pub(crate) async fn cleaned_earlier(
-    storage: &dyn Storage,
-    key: &str,
-    uploaded_size: Option<u64>,
-) -> Result<Option<ObjectMeta>> {
+async fn cleaned_earlier(storage: &dyn Storage, key: &str) -> Result<Option<ObjectMeta>> {
     let meta = storage.head_object(key, &GetOptions::new().with_checksum_mode(true)).await?;
-    Ok(meta.filter(|m| m.metadata.contains_key("width") && uploaded_size.is_none_or(|size| size != m.size)))
+    Ok(meta.filter(is_cleaned))
+}
+
+/// Whether the object carries the cleaning's mark (its size in pixels).
+#[cfg(feature = "images")]
+fn is_cleaned(meta: &ObjectMeta) -> bool {
+    meta.metadata.contains_key("width")
+}
+
+/// Whether the object is not what the upload's signed PUT could have written: another size, or
+/// another checksum than the one signed.
+#[cfg(feature = "images")]
+fn differs_from_upload(meta: &ObjectMeta, ticket: &UploadTicket) -> bool {
+    let other_checksum = match (ticket.checksum, meta.checksum) {
+        (Some(signed), Some(stored)) => stored.checksum != signed,
+        _ => false,
+    };
+    meta.size != ticket.size || other_checksum
 }
 
 /// Copies a verified staged object to `final_key` on the condition that its ETag is still `etag` and

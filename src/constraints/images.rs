@@ -57,6 +57,8 @@ pub(crate) struct Cleaning<'a> {
     pub(crate) content_type: &'a str,
     pub(crate) mode: PutMode,
     pub(crate) checksum: Option<ChecksumAlgorithm>,
+    /// The ETag of the version verified: the source is read only while it is still that version.
+    pub(crate) source_etag: Option<&'a str>,
 }
 
 fn refusal(key: &str, refusal: ImageRefusal, deleted: bool) -> Error {
@@ -77,7 +79,22 @@ pub(crate) async fn clean(storage: &dyn Storage, cleaning: &Cleaning<'_>, policy
             deleted: false,
         })
     })?;
-    let Some(object) = storage.get_object(cleaning.source, &GetOptions::new()).await? else {
+    let mut read = GetOptions::new();
+    if let Some(etag) = cleaning.source_etag {
+        read = read.with_if_match(etag);
+    }
+    let changed = || {
+        Error::Mismatch(UploadMismatch {
+            key: cleaning.source.to_owned(),
+            problems: vec![Mismatch::Changed],
+            deleted: false,
+        })
+    };
+    let object = match storage.get_object(cleaning.source, &read).await {
+        Err(Error::PreconditionFailed { .. }) => return Err(changed()),
+        other => other?,
+    };
+    let Some(object) = object else {
         return Err(Error::Mismatch(UploadMismatch {
             key: cleaning.source.to_owned(),
             problems: vec![Mismatch::Missing],
@@ -125,8 +142,15 @@ pub(crate) async fn clean(storage: &dyn Storage, cleaning: &Cleaning<'_>, policy
     match storage.put_object(cleaning.target, Body::from(Bytes::from(clean.bytes)), &options).await {
         Ok(_) => {}
         Err(Error::PreconditionFailed { .. }) => {
-            // Something else is at the target: the variants just written are of the same source
-            // (staged: an earlier completion of this very upload), so they stay with it.
+            // Something else is at the target. Staged, or cleaned meanwhile by a completion sent
+            // again, it is this very upload's clean image, and the variants just written are its
+            // own: they stay. Otherwise (the object replaced in place) they are of a version gone.
+            let theirs = cleaning.source != cleaning.target
+                || matches!(storage.head_object(cleaning.target, &GetOptions::new()).await,
+                    Ok(Some(now)) if now.metadata.contains_key("width"));
+            if !theirs {
+                delete_keys(storage, &written).await;
+            }
             return Err(Error::Mismatch(UploadMismatch {
                 key: cleaning.target.to_owned(),
                 problems: vec![Mismatch::Changed],
@@ -174,6 +198,7 @@ pub async fn sanitize_object(storage: &dyn Storage, key: &str, policy: &ImagePol
         content_type: &content_type,
         mode,
         checksum: meta.checksum.map(|c| c.checksum.algorithm()),
+        source_etag: meta.etag.as_deref(),
     };
     clean(storage, &cleaning, policy).await
 }

@@ -411,19 +411,18 @@ impl MultipartTicket {
             content_type: &self.content_type,
             mode: meta.etag.clone().map_or(PutMode::Overwrite, PutMode::Update),
             checksum: self.upload.checksum.map(|c| c.algorithm),
+            source_etag: meta.etag.as_deref(),
         };
         // Whatever stops the cleaning (a refusal, the storage failing), the image as it was sent
-        // does not stay at its final key: it is deleted, and the person sends it again — but only
-        // while it is still the version completed here (a completion sent again meanwhile may have
-        // replaced it with its clean form, which stays).
+        // does not stay at its final key: it is deleted, and the person sends it again — unless it
+        // was made clean meanwhile (a completion sent again), which only the cleaning can do: the
+        // final key of a multipart upload holds nothing else that carries its size in pixels.
         match super::images::clean(storage, &cleaning, images).await {
             Ok(meta) => Ok(meta),
             Err(error) => {
-                let still_sent = match storage.head_object(&self.final_key, &GetOptions::new()).await {
-                    Ok(Some(now)) => now.etag.is_some() && now.etag == meta.etag,
-                    _ => false,
-                };
-                let deleted = still_sent && storage.delete_object(&self.final_key).await.is_ok();
+                let clean_now = matches!(storage.head_object(&self.final_key, &GetOptions::new()).await,
+                    Ok(Some(now)) if now.metadata.contains_key("width"));
+                let deleted = !clean_now && storage.delete_object(&self.final_key).await.is_ok();
                 match error {
                     Error::Mismatch(mut m) => {
                         m.deleted = deleted;

@@ -429,7 +429,7 @@ pub(crate) fn content_verdict(declared: &str, head: &[u8]) -> Option<Mismatch> {
 fn canonical_type(mime: &str) -> &str {
     match mime {
         "image/jpg" | "image/pjpeg" => "image/jpeg",
-        "image/x-png" => "image/png",
+        "image/x-png" | "image/apng" => "image/png",
         "application/x-zip-compressed" | "application/x-zip" => "application/zip",
         "application/x-pdf" => "application/pdf",
         "audio/mp3" => "audio/mpeg",

@@ -11,17 +11,17 @@ pub(super) fn jpeg_end(bytes: &[u8]) -> Option<usize> {
     }
     let mut i = 2usize;
     loop {
-        if *bytes.get(i)? != 0xFF {
-            return None;
-        }
-        // Fill bytes before a marker.
+        // Where a marker should start: extraneous bytes before it are skipped, as libjpeg and
+        // zune-jpeg do (with a warning), and so are fill bytes.
+        i += bytes.get(i..)?.iter().position(|&b| b == 0xFF)?;
         while *bytes.get(i + 1)? == 0xFF {
             i += 1;
         }
         let marker = *bytes.get(i + 1)?;
         match marker {
             0xD9 => return Some(i + 2),
-            0x01 | 0xD0..=0xD7 => i += 2,
+            // A stuffed zero out of a scan is no marker: skipped like any extraneous byte.
+            0x00 | 0x01 | 0xD0..=0xD7 => i += 2,
             _ => {
                 let length = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
                 let end = i.checked_add(2)?.checked_add(length)?;
@@ -77,6 +77,8 @@ pub(super) fn gif_frames(bytes: &[u8], most: u32) -> Result<u32, &'static str> {
             }
             // The trailer, or data cut after whole frames (the decoder judges those).
             Some(0x3B) | None => break,
+            // Bytes of no known kind after a frame: the first frame, the one kept, is whole.
+            Some(_) if frames > 0 => break,
             Some(_) => return Err("the GIF has a block of no known kind"),
         }
     }
@@ -88,7 +90,8 @@ pub(super) fn webp_frames(bytes: &[u8], most: u32) -> u32 {
     let mut i = 12usize;
     let mut frames = 0u32;
     while frames <= most {
-        let (Some(fourcc), Some(size)) = (bytes.get(i..i + 4), bytes.get(i + 4..i + 8)) else { break };
+        let Some(header) = bytes.get(i..).and_then(|rest| rest.get(..8)) else { break };
+        let (fourcc, size) = header.split_at(4);
         if fourcc == b"ANMF" {
             frames += 1;
         }
@@ -105,11 +108,13 @@ pub(super) fn webp_frames(bytes: &[u8], most: u32) -> u32 {
 /// The frames a PNG declares: its `acTL` chunk's count (an APNG), or 1.
 pub(super) fn png_frames(bytes: &[u8]) -> u32 {
     let mut i = 8usize;
-    while let (Some(length), Some(kind)) = (bytes.get(i..i + 4), bytes.get(i + 4..i + 8)) {
+    while let Some(header) = bytes.get(i..).and_then(|rest| rest.get(..8)) {
+        let (length, kind) = header.split_at(4);
         let length = u32::from_be_bytes([length[0], length[1], length[2], length[3]]) as usize;
         match kind {
             b"acTL" => {
-                return bytes.get(i + 8..i + 12).map_or(1, |n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]).max(1));
+                let count = bytes.get(i..).and_then(|rest| rest.get(8..12));
+                return count.map_or(1, |n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]).max(1));
             }
             // The animation control comes before the image data.
             b"IDAT" | b"IEND" => return 1,
@@ -149,6 +154,11 @@ mod tests {
             assert_eq!(jpeg_end(&whole[..cut]), None, "cut at {cut}");
         }
         assert_eq!(jpeg_end(b"not a jpeg"), None);
+        // Extraneous bytes between two segments (libjpeg warns and reads on): still whole.
+        let mut extraneous = whole[..2].to_vec();
+        extraneous.extend_from_slice(b"\x00\x00junk");
+        extraneous.extend_from_slice(&whole[2..]);
+        assert_eq!(jpeg_end(&extraneous), Some(extraneous.len()));
     }
 
     #[test]

@@ -146,11 +146,13 @@ pub fn sanitize(bytes: &[u8], declared_type: &str, policy: &ImagePolicy) -> Resu
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits(policy));
     let mut decoder = reader.into_decoder().map_err(|e| refused(e, policy, (width, height)))?;
-    // The decoded pixels themselves count against the decoder's memory (`into_decoder` leaves them
-    // out of its limits).
-    if decoder.total_bytes() > policy.max_decoder_bytes() {
+    // The decoded pixels themselves count against the decoder's memory, as `ImageReader::decode`
+    // counts them (`into_decoder` leaves them out): what is left is the decoder's own.
+    let mut left = limits(policy);
+    if left.reserve(decoder.total_bytes()).is_err() {
         return Err(ImageRefusal::TooMuchMemory { max: policy.max_decoder_bytes() });
     }
+    decoder.set_limits(left).map_err(|e| refused(e, policy, (width, height)))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let icc = decoder.icc_profile().ok().flatten();
     let pixels = DynamicImage::from_decoder(decoder).map_err(|e| refused(e, policy, (width, height)))?;

@@ -270,6 +270,72 @@ async fn worker(dir: &Path, storage: &dyn Storage, tally: &mut Tally) {
     tally.pass("a clean form larger than the size limit: refused in words, nothing written");
 }
 
+/// The network failing under the cleaning of a staged upload — the source's read reset or cut
+/// short, a variant's write never answered: each a typed error, nothing at the final key (no image,
+/// no variant), the original still in staging; the completion sent again succeeds.
+async fn faults(dir: &Path, server: &Server, tally: &mut Tally) {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use support::proxy::{Fault, Proxy, Seen};
+    let direct = server.storage().await;
+    let mode = Arc::new(AtomicU8::new(0));
+    let proxy = Proxy::start(&server.endpoint, {
+        let mode = Arc::clone(&mode);
+        move |r: &Seen| {
+            let source_read = r.method == "GET" && r.target.contains("/staging/");
+            let variant_write = r.method == "PUT" && r.target.contains("/.variants/");
+            match mode.load(Ordering::SeqCst) {
+                1 if source_read => Fault::ResetAfterBody(0),
+                2 if source_read => Fault::CutAnswer(1000),
+                3 if variant_write => Fault::Silent,
+                _ => Fault::Forward,
+            }
+        }
+    })
+    .await;
+    let through = stowage::S3Config::new(server.bucket.as_str(), server.region.as_str(), server.credentials())
+        .with_endpoint(proxy.endpoint.as_str())
+        .with_retry(stowage::RetryPolicy::new(
+            2,
+            std::time::Duration::from_millis(5),
+            std::time::Duration::from_millis(20),
+        ))
+        .with_idle_timeout(std::time::Duration::from_secs(1))
+        .build()
+        .await
+        .expect("storage through the proxy");
+    let photo = read(dir, "gps-orient6.jpg");
+    for (fault, what) in
+        [(1, "the source's read reset"), (2, "the source's read cut short"), (3, "a variant's write unanswered")]
+    {
+        let ticket = upload_policy(true)
+            .presign_upload(&through, &FileClaim::new("IMG_0004.jpg", "image/jpeg", photo.len() as u64))
+            .expect("ticket");
+        upload(&ticket, &photo).await;
+        mode.store(fault, Ordering::SeqCst);
+        let error = complete_upload(&through, &ticket, &options()).await.expect_err(what);
+        mode.store(0, Ordering::SeqCst);
+        assert!(image_refusal(&error).is_none(), "{}: {what}: a storage error, not a refusal: {error:?}", server.name);
+        assert!(!exists(&direct, &ticket.final_key).await, "{what}: nothing at the final key");
+        for variant in images().variants() {
+            assert!(
+                !exists(&direct, &ImagePolicy::variant_key(&ticket.final_key, variant)).await,
+                "{what}: a variant left"
+            );
+        }
+        assert_eq!(
+            stored(&direct, &ticket.upload_key).await.as_deref(),
+            Some(photo.as_slice()),
+            "{what}: the original kept"
+        );
+        let meta =
+            complete_upload(&through, &ticket, &options()).await.unwrap_or_else(|e| panic!("{what}, again: {e}"));
+        assert_eq!(stored(&direct, &ticket.final_key).await.map(|b| b.len() as u64), Some(meta.size));
+        assert!(!exists(&direct, &ticket.upload_key).await);
+        delete_upload(&direct, &ticket.final_key, &images()).await.expect("delete");
+    }
+    tally.pass("the network failing under the cleaning: a typed error, nothing at the final key, then done on retry");
+}
+
 async fn suite(server: &Server) -> Tally {
     let mut tally = Tally::default();
     let Some(dir) = support::images::fixtures() else { return tally.finish("images flow", server.name) };
@@ -279,11 +345,12 @@ async fn suite(server: &Server) -> Tally {
     in_place(&dir, storage.as_ref(), &mut tally).await;
     multipart(&dir, server, storage.as_ref(), &mut tally).await;
     worker(&dir, storage.as_ref(), &mut tally).await;
+    faults(&dir, server, &mut tally).await;
     tally.finish("images flow", server.name)
 }
 
 on_each_server!(suite, |server: &Server, tally: Tally| {
     if support::images::tools_available() {
-        assert_eq!(tally.cases, 11, "{}: {:?}", server.name, tally.notes);
+        assert_eq!(tally.cases, 12, "{}: {:?}", server.name, tally.notes);
     }
 });

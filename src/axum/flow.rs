@@ -290,7 +290,7 @@ async fn image_completed_earlier(
     meta: ObjectMeta,
     images: &crate::images::ImagePolicy,
 ) -> crate::Result<ObjectMeta> {
-    if meta.metadata.contains_key("width") {
+    if crate::constraints::images::is_clean(&meta) {
         let content_type = meta.content_type.clone().unwrap_or_default();
         let check = UploadTicket::for_existing(&meta.key, &content_type, meta.size);
         return verify_upload(app.storage.as_ref(), &check, &app.verify).await;

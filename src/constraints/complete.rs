@@ -72,11 +72,11 @@ async fn complete_image(
         match storage.head_object(&ticket.final_key, &GetOptions::new().with_checksum_mode(true)).await? {
             // In place, the person can only ever write the signed size (and checksum) at the key:
             // a marked object of another size, or another checksum, is the cleaning's.
-            Some(meta) if is_cleaned(&meta) && differs_from_upload(&meta, ticket) => return Ok(meta),
+            Some(meta) if super::images::is_clean(&meta) && differs_from_upload(&meta, ticket) => return Ok(meta),
             // Marked, but the upload's size: the cleaning's output of that very size, or the
             // person's bytes written again with a forged marker. Cleaned (again) either way, never
             // checked against the upload's type and deleted.
-            Some(meta) if is_cleaned(&meta) => meta,
+            Some(meta) if super::images::is_clean(&meta) => meta,
             _ => verify_upload(storage, ticket, &options.clone().with_delete_on_mismatch(delete)).await?,
         }
     };
@@ -120,13 +120,7 @@ async fn complete_image(
 #[cfg(feature = "images")]
 async fn cleaned_earlier(storage: &dyn Storage, key: &str) -> Result<Option<ObjectMeta>> {
     let meta = storage.head_object(key, &GetOptions::new().with_checksum_mode(true)).await?;
-    Ok(meta.filter(is_cleaned))
-}
-
-/// Whether the object carries the cleaning's mark (its size in pixels).
-#[cfg(feature = "images")]
-fn is_cleaned(meta: &ObjectMeta) -> bool {
-    meta.metadata.contains_key("width")
+    Ok(meta.filter(super::images::is_clean))
 }
 
 /// Whether the object is not what the upload's signed PUT could have written: another size, or

@@ -18,13 +18,16 @@ use crate::{Error, Result};
 
 use super::verify::{Mismatch, UploadMismatch};
 
+/// Whether the object at hand was written by the cleaning: it carries the clean image's size in
+/// pixels (`x-amz-meta-width`), which nothing else of an upload's writes sets.
+pub(crate) fn is_clean(meta: &ObjectMeta) -> bool {
+    meta.metadata.contains_key("width")
+}
+
 /// The images held in memory at once, process-wide.
 fn in_memory() -> &'static Arc<tokio::sync::Semaphore> {
     static HELD: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
-    HELD.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Arc::new(tokio::sync::Semaphore::new(2 * cores))
-    })
+    HELD.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(2 * crate::images::cores())))
 }
 
 /// How long variants (and clean images) may be cached: they never change under their key.
@@ -147,7 +150,7 @@ pub(crate) async fn clean(storage: &dyn Storage, cleaning: &Cleaning<'_>, policy
             // own: they stay. Otherwise (the object replaced in place) they are of a version gone.
             let theirs = cleaning.source != cleaning.target
                 || matches!(storage.head_object(cleaning.target, &GetOptions::new()).await,
-                    Ok(Some(now)) if now.metadata.contains_key("width"));
+                    Ok(Some(now)) if is_clean(&now));
             if !theirs {
                 delete_keys(storage, &written).await;
             }

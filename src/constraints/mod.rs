@@ -59,7 +59,7 @@
 mod claims;
 mod complete;
 #[cfg(feature = "images")]
-mod images;
+pub(crate) mod images;
 mod key;
 mod multipart_ticket;
 mod policy;

@@ -421,7 +421,7 @@ impl MultipartTicket {
             Ok(meta) => Ok(meta),
             Err(error) => {
                 let clean_now = matches!(storage.head_object(&self.final_key, &GetOptions::new()).await,
-                    Ok(Some(now)) if now.metadata.contains_key("width"));
+                    Ok(Some(now)) if super::images::is_clean(&now));
                 let deleted = !clean_now && storage.delete_object(&self.final_key).await.is_ok();
                 match error {
                     Error::Mismatch(mut m) => {

@@ -46,4 +46,5 @@ mod worker;
 
 pub use pipeline::{Sanitized, SanitizedVariant, sanitize};
 pub use policy::{ImageFormatOut, ImagePolicy, ImageRefusal, Variant};
+pub(crate) use worker::cores;
 pub use worker::sanitize_off_runtime;

@@ -8,13 +8,15 @@ use tokio::sync::Semaphore;
 use super::pipeline::{Sanitized, sanitize};
 use super::policy::{ImagePolicy, ImageRefusal};
 
+/// The cores this process may use (2 when the system does not say).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
 /// One image in work per core: decoding is CPU-bound, and more at once would only take memory.
 fn permits() -> &'static Arc<Semaphore> {
     static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Arc::new(Semaphore::new(cores))
-    })
+    PERMITS.get_or_init(|| Arc::new(Semaphore::new(cores())))
 }
 
 /// [`sanitize`] on a blocking thread, at most one image per core at once across the process, a
